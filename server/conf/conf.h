@@ -1,0 +1,63 @@
+/* conf.h -- the YAML configuration file, validated into a read-only struct */
+#ifndef SK_CONF_H
+#define SK_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* One `key: value` of a zone's `tags` map, in file order. */
+typedef struct sk_tag {
+	char *key;
+	char *value;
+} sk_tag_t;
+
+/* One entry of `zones:`. */
+typedef struct sk_zone_conf {
+	char *file;        /* path as resolved: relative paths are taken from the config file's folder */
+	char *name;        /* `name:` as written (text, may lack the final dot), or NULL: from $ORIGIN/SOA */
+	sk_tag_t *tags;    /* `tags:` map; NULL when ntags == 0 */
+	size_t ntags;
+	unsigned line;     /* line of this entry in the config file, for diagnostics */
+} sk_zone_conf_t;
+
+/* One `server.listen` entry, "address@port" (port defaults to 53). */
+typedef struct sk_listen {
+	char *text;                    /* as written, for logs */
+	struct sockaddr_storage addr;  /* parsed address and port */
+	socklen_t addrlen;
+} sk_listen_t;
+
+typedef struct sk_conf {
+	char *path;             /* the config file, as given */
+
+	/* server: */
+	sk_listen_t *listen;    /* at least one */
+	size_t nlisten;
+	unsigned workers;       /* >= 1; default: online CPUs */
+	char *identity;         /* NSID, CH TXT id.server / hostname.bind; default: gethostname() */
+	char *version;          /* CH TXT version.bind / version.server; NULL when hidden (`version: false`) */
+	uint16_t edns_size;     /* our EDNS UDP payload size, 512..4096; default 1232 */
+	unsigned tcp_max_clients;   /* cap on open TCP connections per worker; default 250 */
+	unsigned tcp_idle_timeout_ms; /* close a TCP connection idle this long; default 10000 */
+	unsigned tcp_max_pending;   /* queries answered but not yet written, per connection, before
+	                               the connection stops being read; default 32 */
+
+	/* zones: */
+	sk_zone_conf_t *zones;
+	size_t nzones;
+} sk_conf_t;
+
+/*
+ * Read and validate the config file at `path`. On success stores a new config in *out and
+ * returns 0. On failure returns a negative code (SK_EPARSE for any syntax or validation
+ * problem, -errno when the file cannot be read); every problem found has been reported with
+ * sk_diag() as "file:line: message". *out is untouched on failure.
+ */
+int sk_conf_load(const char *path, sk_conf_t **out);
+
+/* Free a config from sk_conf_load(). Accepts NULL. */
+void sk_conf_free(sk_conf_t *conf);
+
+#endif

@@ -1,0 +1,91 @@
+/* db.h -- the compiled zone data: an immutable set of zones in wire format, and lookup */
+#ifndef SK_DB_H
+#define SK_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/conf.h"
+
+/*
+ * An RRset as the answer builder copies it. `data` holds `count` records back to back, each
+ *   TYPE(2) CLASS(2) TTL(4) RDLENGTH(2) RDATA
+ * in network byte order: exactly the bytes that follow an owner name in a message. Names inside
+ * RDATA are uncompressed; the builder may compress them for the RFC 1035 types (RFC 3597 s4).
+ * All records of a set carry the same TTL (the smallest found in the zone file).
+ */
+typedef struct sk_rrset {
+	uint16_t type;
+	uint16_t count;
+	uint32_t ttl;
+	uint32_t len;
+	const uint8_t *data;
+} sk_rrset_t;
+
+typedef struct sk_zone sk_zone_t;   /* one zone of a db; lives as long as its db */
+typedef struct sk_db sk_db_t;       /* every zone of one config; immutable once built */
+
+typedef enum { SK_SECTION_ANSWER = 0, SK_SECTION_AUTHORITY = 1, SK_SECTION_ADDITIONAL = 2 } sk_section_t;
+
+/* rr_ref flags */
+#define SK_RR_REQUIRED 0x01   /* additional data that must fit or the reply is truncated (in-domain glue, RFC 9471) */
+
+/* One RRset to write, with its owner. */
+typedef struct sk_rr_ref {
+	const sk_rrset_t *rrset;
+	const uint8_t *owner;   /* lowercased wire owner kept in the db, or NULL: the owner is the query
+	                           name from byte `qoff` on (the query name itself when qoff == 0) */
+	uint8_t qoff;
+	uint8_t section;        /* sk_section_t */
+	uint8_t flags;          /* SK_RR_* */
+} sk_rr_ref_t;
+
+#define SK_PLAN_MAX 48
+
+/* What to answer: filled by sk_db_lookup(), written by the answer builder. */
+typedef struct sk_plan {
+	uint8_t rcode;               /* SK_RCODE_NOERROR, SK_RCODE_NXDOMAIN or SK_RCODE_REFUSED */
+	bool aa;                     /* authoritative answer; clear on referrals and REFUSED */
+	const sk_zone_t *zone;       /* the zone the query name falls in; NULL when REFUSED */
+	uint8_t n;
+	sk_rr_ref_t rr[SK_PLAN_MAX]; /* answer refs first, then authority, then additional */
+} sk_plan_t;
+
+/*
+ * Compile every zone named in `conf` (zone files through ldns) into a new db. Every problem is
+ * reported with sk_diag() as "file:line: message"; any error fails the whole build, so a caller
+ * keeps serving what it had. Returns 0 and stores the db in *out, or a negative code (SK_EPARSE,
+ * SK_EZONE, -ENOMEM, -errno) with nothing allocated. `conf` is only read; the db keeps no pointer
+ * into it (tags are copied).
+ */
+int sk_db_build(const sk_conf_t *conf, sk_db_t **out);
+
+/* Free a db and all it holds. Accepts NULL. */
+void sk_db_free(sk_db_t *db);
+
+/*
+ * Find the answer for a query name (lowercased, uncompressed wire, `qname_len` bytes) and type in
+ * class IN, following RFC 1034 4.3.2: longest-suffix zone, delegations (referral with glue, AA clear;
+ * DS at a cut answered from the parent), exact match, CNAME followed inside our zones (at most 8
+ * steps), wildcards by the closest-encloser rule (RFC 4592), empty non-terminals as NODATA, NXDOMAIN
+ * and NODATA with the zone's SOA in authority at TTL min(SOA TTL, MINIMUM) (RFC 2308). ANY gets one
+ * RRset (RFC 8482). Additional data: A/AAAA of in-zone NS, MX and SRV targets. No zone: REFUSED.
+ * Never allocates, never blocks; safe from any number of threads at once.
+ */
+void sk_db_lookup(const sk_db_t *db, const uint8_t *qname, size_t qname_len, uint16_t qtype,
+	sk_plan_t *plan);
+
+/* Number of zones in the db. */
+size_t sk_db_zone_count(const sk_db_t *db);
+
+/* The zone's apex, lowercased wire format. */
+const uint8_t *sk_zone_apex(const sk_zone_t *zone);
+
+/* The zone's SOA serial (for logs). */
+uint32_t sk_zone_serial(const sk_zone_t *zone);
+
+/* The zone's tags from the config, in order; *n receives their number. */
+const sk_tag_t *sk_zone_tags(const sk_zone_t *zone, size_t *n);
+
+#endif

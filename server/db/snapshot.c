@@ -1,0 +1,1 @@
+/* snapshot.c -- (being written) */

@@ -1,0 +1,1 @@
+/* respond.c -- (being written) */

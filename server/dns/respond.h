@@ -1,0 +1,35 @@
+/* respond.h -- answer one DNS message from a snapshot: parse, look up, write */
+#ifndef SK_RESPOND_H
+#define SK_RESPOND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db/snapshot.h"
+#include "dns/query.h"
+
+/* What happened to one message, for counters and telemetry. Filled by sk_respond(). */
+typedef struct sk_resp_info {
+	sk_query_t q;           /* the parsed query (fields valid as far as parsing got) */
+	sk_query_status_t status;
+	uint16_t rcode;         /* full (extended) rcode of the reply */
+	uint16_t flags;         /* reply header flags */
+	const sk_zone_t *zone;  /* zone that answered, NULL if none */
+	uint16_t size;          /* reply length, 0 when dropped */
+} sk_resp_info_t;
+
+#define SK_TRANSPORT_UDP 0
+#define SK_TRANSPORT_TCP 1
+
+/*
+ * Answer the message `msg` of `len` bytes received over `transport`. Writes the reply into `out`
+ * (`cap` bytes; a UDP reply never exceeds the negotiated payload size, truncating with TC; TCP
+ * replies may use up to 65535 bytes) and returns its length, or 0 when the message gets no
+ * answer. `info` receives what the caller may count or log. Never allocates, never blocks,
+ * touches no global state: safe on every worker at once.
+ */
+size_t sk_respond(const sk_snapshot_t *snap, const uint8_t *msg, size_t len, int transport,
+	uint8_t *out, size_t cap, sk_resp_info_t *info);
+
+#endif

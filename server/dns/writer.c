@@ -1,0 +1,1 @@
+/* writer.c -- (being written) */

@@ -1,0 +1,1 @@
+/* sockopt.c -- (being written) */

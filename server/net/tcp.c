@@ -1,0 +1,1 @@
+/* tcp.c -- (being written) */
