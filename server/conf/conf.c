@@ -1,1 +1,702 @@
-/* conf.c -- (being written) */
+/* conf.c -- the YAML configuration file, validated into a read-only struct */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+#include "conf/conf.h"
+#include "conf/conf_internal.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define DEFAULT_EDNS_SIZE 1232
+#define DEFAULT_TCP_MAX_CLIENTS 250
+#define DEFAULT_TCP_IDLE_TIMEOUT_MS 10000
+#define DEFAULT_TCP_MAX_PENDING 32
+#define MAX_WORKERS 1024
+#define MAX_FILE_SIZE (16u << 20)
+
+/*
+ * Everything one load needs. Problems are reported as they are found and counted here rather
+ * than returned, so that one pass reports every mistake in the file instead of the first only.
+ */
+typedef struct ctx {
+	const char *path;       /* for diagnostics */
+	yaml_document_t *doc;
+	unsigned errors;
+	bool nomem;
+} ctx_t;
+
+/*
+ * One key a mapping may hold. The parser of a value writes to `obj + off`; `min` and `max` bound
+ * numbers. A new config key, or a new top-level section, is one more row in a table below.
+ */
+typedef struct field field_t;
+typedef void field_fn(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj);
+struct field {
+	const char *name;
+	field_fn *parse;
+	size_t off;
+	unsigned min, max;
+	bool required;
+	const char *expect;     /* what a missing required key should hold, for the message */
+};
+
+static void error(ctx_t *ctx, const yaml_node_t *node, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* libyaml counts lines from 0; editors and sk_diag() from 1. */
+static unsigned node_line(const yaml_node_t *node)
+{
+	return node ? (unsigned)node->start_mark.line + 1 : 0;
+}
+
+static void error(ctx_t *ctx, const yaml_node_t *node, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	sk_diag(0, ctx->path, node_line(node), "%s", msg);
+	ctx->errors++;
+}
+
+static char *dup_or_flag(ctx_t *ctx, const char *s, size_t len)
+{
+	char *d = strndup(s, len);
+	if (!d)
+		ctx->nomem = true;
+	return d;
+}
+
+static const char *scalar(const yaml_node_t *node)
+{
+	return (const char *)node->data.scalar.value;
+}
+
+/* A plain (unquoted) `~`, `null` or nothing at all: YAML's null, which no key here accepts. */
+static bool is_null(const yaml_node_t *node)
+{
+	if (node->type != YAML_SCALAR_NODE || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	const char *s = scalar(node);
+	return !*s || !strcmp(s, "~") || !strcasecmp(s, "null");
+}
+
+/*
+ * The offending value, quoted for a message: short, one line, control bytes escaped, so that a
+ * binary blob pasted into the config cannot garble the terminal or the log.
+ */
+static const char *shown(const yaml_node_t *node, char *buf, size_t cap)
+{
+	if (node->type == YAML_SEQUENCE_NODE)
+		return "a list";
+	if (node->type == YAML_MAPPING_NODE)
+		return "a mapping";
+	if (is_null(node))
+		return "nothing";
+	/* Room for the quotes, "...", and one escape at a time keeps every write inside `cap`. */
+	const unsigned char *s = node->data.scalar.value;
+	size_t n = node->data.scalar.length, o = 0, i;
+	buf[o++] = '\'';
+	for (i = 0; i < n && o + 10 < cap; i++) {
+		if (s[i] < 0x20 || s[i] == 0x7f)
+			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", s[i]);
+		else
+			buf[o++] = (char)s[i];
+	}
+	if (i < n) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o++] = '\'';
+	buf[o] = '\0';
+	return buf;
+}
+
+/* A scalar that is usable as a C string: non-empty-or-allowed, and free of NUL bytes ("\0"). */
+static bool want_string(ctx_t *ctx, const char *where, yaml_node_t *val, const char *expect)
+{
+	char got[96];
+	if (val->type != YAML_SCALAR_NODE || is_null(val)) {
+		error(ctx, val, "%s: expected %s, got %s", where, expect, shown(val, got, sizeof got));
+		return false;
+	}
+	if (strlen(scalar(val)) != val->data.scalar.length) {
+		error(ctx, val, "%s: expected %s, got a string with a NUL byte", where, expect);
+		return false;
+	}
+	return true;
+}
+
+static bool want_number(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f,
+	unsigned *out)
+{
+	char got[96];
+	if (val->type != YAML_SCALAR_NODE || !sk_conf_parse_number(scalar(val), f->min, f->max, out)) {
+		error(ctx, val, "%s: expected a whole number from %u to %u, got %s", where, f->min,
+			f->max, shown(val, got, sizeof got));
+		return false;
+	}
+	return true;
+}
+
+static void parse_uint(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	unsigned v;
+	if (want_number(ctx, where, val, f, &v))
+		*(unsigned *)((char *)obj + f->off) = v;
+}
+
+static void parse_u16(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	unsigned v;
+	if (want_number(ctx, where, val, f, &v))
+		*(uint16_t *)((char *)obj + f->off) = (uint16_t)v;
+}
+
+/* Store a string of f->min..f->max bytes at obj + f->off, replacing the default there. */
+static void store_string(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f,
+	void *obj, const char *expect)
+{
+	char **dst = (char **)((char *)obj + f->off);
+	if (!want_string(ctx, where, val, expect))
+		return;
+	if (val->data.scalar.length < f->min || val->data.scalar.length > f->max) {
+		error(ctx, val, "%s: expected %u to %u characters, got %zu", where, f->min, f->max,
+			val->data.scalar.length);
+		return;
+	}
+	free(*dst);
+	*dst = dup_or_flag(ctx, scalar(val), val->data.scalar.length);
+}
+
+static void parse_string(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	store_string(ctx, where, val, f, obj, "a string");
+}
+
+static bool plain_word(const yaml_node_t *val, const char *const *words)
+{
+	if (val->type != YAML_SCALAR_NODE || val->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	for (; *words; words++)
+		if (!strcasecmp(scalar(val), *words))
+			return true;
+	return false;
+}
+
+/*
+ * `version: false` (or off, no, unquoted) hides the version; a quoted "no" is the text "no".
+ * `true` is refused rather than taken as the text "true": whoever wrote it meant something else.
+ */
+static void parse_version(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	static const char *const hide[] = { "false", "off", "no", NULL };
+	static const char *const show[] = { "true", "on", "yes", NULL };
+	const char *expect = "a string, or false to hide the version";
+	char got[96];
+
+	if (plain_word(val, hide)) {
+		char **dst = (char **)((char *)obj + f->off);
+		free(*dst);
+		*dst = NULL;
+	} else if (plain_word(val, show)) {
+		error(ctx, val, "%s: expected %s, got %s", where, expect, shown(val, got, sizeof got));
+	} else {
+		store_string(ctx, where, val, f, obj, expect);
+	}
+}
+
+/*
+ * Walk one mapping: every key must be a plain name, appear once and be in `fields`; each value
+ * goes to its field's parser. A duplicated key's value is not parsed a second time, so no parser
+ * ever has to free what an earlier occurrence stored.
+ */
+static void parse_map(ctx_t *ctx, const char *where, yaml_node_t *map, const field_t *fields,
+	size_t nfields, void *obj)
+{
+	bool seen[16] = { false };
+	char sub[128], got[96];
+
+	assert(nfields <= sizeof seen / sizeof *seen);
+	if (map->type != YAML_MAPPING_NODE) {
+		error(ctx, map, "%s%sexpected a mapping of keys, got %s", where, *where ? ": " : "",
+			shown(map, got, sizeof got));
+		return;
+	}
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *key = yaml_document_get_node(ctx->doc, p->key);
+		yaml_node_t *val = yaml_document_get_node(ctx->doc, p->value);
+		if (key->type != YAML_SCALAR_NODE) {
+			error(ctx, key, "%s%sexpected a key name, got %s", where, *where ? ": " : "",
+				shown(key, got, sizeof got));
+			continue;
+		}
+		size_t i;
+		for (i = 0; i < nfields; i++)
+			if (!strcmp(fields[i].name, scalar(key)))
+				break;
+		if (i == nfields) {
+			char names[256];
+			size_t o = 0;
+			for (size_t k = 0; k < nfields && o < sizeof names; k++)
+				o += (size_t)snprintf(names + o, sizeof names - o, "%s%s", k ? ", " : "",
+					fields[k].name);
+			error(ctx, key, "%s%sunknown %s %s, expected one of: %s", where,
+				*where ? ": " : "", *where ? "key" : "section", shown(key, got, sizeof got),
+				names);
+			continue;
+		}
+		snprintf(sub, sizeof sub, "%s%s%s", where, *where ? "." : "", fields[i].name);
+		if (seen[i]) {
+			error(ctx, key, "%s: duplicate key, it was already given above", sub);
+			continue;
+		}
+		seen[i] = true;
+		/* An empty value has no place of its own: libyaml marks it at the next token, which
+		 * can be lines further down. Point the messages at its key instead. */
+		if (val->type == YAML_SCALAR_NODE && val->data.scalar.length == 0 &&
+		    val->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+			val->start_mark = key->start_mark;
+		fields[i].parse(ctx, sub, val, &fields[i], obj);
+	}
+	for (size_t i = 0; i < nfields; i++)
+		if (fields[i].required && !seen[i])
+			error(ctx, map, "%s%smissing %s '%s', expected %s", where, *where ? ": " : "",
+				*where ? "key" : "section", fields[i].name, fields[i].expect);
+}
+
+/* ---- server.listen ---- */
+
+static void parse_listen(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	sk_conf_t *conf = obj;
+	char got[96];
+	(void)f;
+
+	if (val->type != YAML_SEQUENCE_NODE) {
+		error(ctx, val, "%s: expected a list of address@port, got %s", where,
+			shown(val, got, sizeof got));
+		return;
+	}
+	size_t n = (size_t)(val->data.sequence.items.top - val->data.sequence.items.start);
+	if (n == 0) {
+		error(ctx, val, "%s: expected at least one address@port, got an empty list", where);
+		return;
+	}
+	conf->listen = calloc(n, sizeof *conf->listen);
+	if (!conf->listen) {
+		ctx->nomem = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = yaml_document_get_node(ctx->doc, val->data.sequence.items.start[i]);
+		sk_listen_t *l = &conf->listen[conf->nlisten];
+		bool bad_port;
+		if (!want_string(ctx, where, item, "an address@port"))
+			continue;
+		if (!sk_conf_parse_listen(scalar(item), l, &bad_port)) {
+			if (bad_port)
+				error(ctx, item, "%s: bad port in %s, expected a whole number from 1 to 65535",
+					where, shown(item, got, sizeof got));
+			else
+				error(ctx, item, "%s: bad address in %s, expected an IPv4 or IPv6 address, "
+					"then optionally @port", where, shown(item, got, sizeof got));
+			continue;
+		}
+		size_t k;
+		for (k = 0; k < conf->nlisten; k++)
+			if (sk_conf_same_listen(&conf->listen[k], l))
+				break;
+		if (k < conf->nlisten) {
+			error(ctx, item, "%s: duplicate entry %s, the same address and port as '%s'", where,
+				shown(item, got, sizeof got), conf->listen[k].text);
+			continue;
+		}
+		if (!(l->text = dup_or_flag(ctx, scalar(item), item->data.scalar.length)))
+			return;
+		conf->nlisten++;
+	}
+}
+
+/* ---- zones ---- */
+
+/* Relative zone paths are taken from the config file's folder, not from the working directory. */
+static void parse_zone_file(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	sk_zone_conf_t *z = obj;
+	const char *file, *slash = strrchr(ctx->path, '/');
+	(void)f;
+
+	if (!want_string(ctx, where, val, "a zone file path"))
+		return;
+	file = scalar(val);
+	if (!*file) {
+		error(ctx, val, "%s: expected a zone file path, got ''", where);
+		return;
+	}
+	if (file[0] == '/' || !slash) {
+		z->file = dup_or_flag(ctx, file, strlen(file));
+		return;
+	}
+	int dirlen = (int)(slash - ctx->path) + 1;
+	if (asprintf(&z->file, "%.*s%s", dirlen, ctx->path, file) < 0) {
+		z->file = NULL;
+		ctx->nomem = true;
+	}
+}
+
+static void parse_zone_name(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	sk_zone_conf_t *z = obj;
+	char got[96];
+	(void)f;
+
+	if (!want_string(ctx, where, val, "a domain name"))
+		return;
+	if (!sk_conf_valid_domain(scalar(val))) {
+		error(ctx, val, "%s: expected a domain name (labels of 1 to 63 characters, 255 in all), "
+			"got %s", where, shown(val, got, sizeof got));
+		return;
+	}
+	z->name = dup_or_flag(ctx, scalar(val), val->data.scalar.length);
+}
+
+static void parse_tags(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	sk_zone_conf_t *z = obj;
+	char got[96];
+	(void)f;
+
+	if (val->type != YAML_MAPPING_NODE) {
+		error(ctx, val, "%s: expected a mapping of name: value, got %s", where,
+			shown(val, got, sizeof got));
+		return;
+	}
+	yaml_node_pair_t *pairs = val->data.mapping.pairs.start;
+	size_t n = (size_t)(val->data.mapping.pairs.top - pairs);
+	if (n == 0)
+		return;
+	if (!(z->tags = calloc(n, sizeof *z->tags))) {
+		ctx->nomem = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *key = yaml_document_get_node(ctx->doc, pairs[i].key);
+		yaml_node_t *v = yaml_document_get_node(ctx->doc, pairs[i].value);
+		if (!want_string(ctx, where, key, "a tag name"))
+			continue;
+		if (!key->data.scalar.length) {
+			error(ctx, key, "%s: expected a tag name, got ''", where);
+			continue;
+		}
+		size_t k;
+		for (k = 0; k < z->ntags; k++)
+			if (!strcmp(z->tags[k].key, scalar(key)))
+				break;
+		if (k < z->ntags) {
+			error(ctx, key, "%s: duplicate tag %s", where, shown(key, got, sizeof got));
+			continue;
+		}
+		/* An empty value is allowed (a tag may be a bare marker), a list or mapping is not. */
+		if (v->type != YAML_SCALAR_NODE) {
+			error(ctx, v, "%s.%s: expected a single value, got %s", where, scalar(key),
+				shown(v, got, sizeof got));
+			continue;
+		}
+		if (strlen(scalar(v)) != v->data.scalar.length) {
+			error(ctx, v, "%s.%s: expected a value without NUL bytes", where, scalar(key));
+			continue;
+		}
+		sk_tag_t *t = &z->tags[z->ntags];
+		t->key = dup_or_flag(ctx, scalar(key), key->data.scalar.length);
+		t->value = dup_or_flag(ctx, scalar(v), v->data.scalar.length);
+		if (!t->key || !t->value) {
+			free(t->key);
+			free(t->value);
+			return;
+		}
+		z->ntags++;
+	}
+	if (z->ntags == 0) {
+		free(z->tags);
+		z->tags = NULL;
+	}
+}
+
+static const field_t zone_fields[] = {
+	{ "file", parse_zone_file, 0, 0, 0, true, "the path of the zone file" },
+	{ "name", parse_zone_name, 0, 0, 0, false, NULL },
+	{ "tags", parse_tags, 0, 0, 0, false, NULL },
+};
+
+static void parse_zones(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	sk_conf_t *conf = obj;
+	char got[96], sub[64];
+	(void)f;
+
+	if (is_null(val))
+		return; /* `zones:` with nothing under it: a server that answers REFUSED */
+	if (val->type != YAML_SEQUENCE_NODE) {
+		error(ctx, val, "%s: expected a list of zones (- file: ...), got %s", where,
+			shown(val, got, sizeof got));
+		return;
+	}
+	size_t n = (size_t)(val->data.sequence.items.top - val->data.sequence.items.start);
+	if (n == 0)
+		return;
+	if (!(conf->zones = calloc(n, sizeof *conf->zones))) {
+		ctx->nomem = true;
+		return;
+	}
+	for (size_t i = 0; i < n && !ctx->nomem; i++) {
+		yaml_node_t *item = yaml_document_get_node(ctx->doc, val->data.sequence.items.start[i]);
+		sk_zone_conf_t *z = &conf->zones[conf->nzones++];
+		z->line = node_line(item);
+		snprintf(sub, sizeof sub, "%s[%zu]", where, i);
+		parse_map(ctx, sub, item, zone_fields, sizeof zone_fields / sizeof *zone_fields, z);
+	}
+}
+
+/* ---- server ---- */
+
+#define CONF_OFF(member) offsetof(sk_conf_t, member)
+
+static const field_t server_fields[] = {
+	{ "listen", parse_listen, 0, 0, 0, true, "a list of address@port" },
+	{ "workers", parse_uint, CONF_OFF(workers), 1, MAX_WORKERS, false, NULL },
+	/* Both end up in a TXT character-string (and NSID), hence 255 at most. */
+	{ "identity", parse_string, CONF_OFF(identity), 1, 255, false, NULL },
+	{ "version", parse_version, CONF_OFF(version), 1, 255, false, NULL },
+	{ "edns_size", parse_u16, CONF_OFF(edns_size), 512, 4096, false, NULL },
+	{ "tcp_max_clients", parse_uint, CONF_OFF(tcp_max_clients), 1, 1000000, false, NULL },
+	{ "tcp_idle_timeout_ms", parse_uint, CONF_OFF(tcp_idle_timeout_ms), 1, 3600000, false, NULL },
+	{ "tcp_max_pending", parse_uint, CONF_OFF(tcp_max_pending), 1, 65535, false, NULL },
+};
+
+static void parse_server(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	(void)f;
+	parse_map(ctx, where, val, server_fields, sizeof server_fields / sizeof *server_fields, obj);
+}
+
+/* The top level: one row per section. Later sections (telemetry, geoip, ...) are added here. */
+static const field_t top_fields[] = {
+	{ "server", parse_server, 0, 0, 0, true, "a section with at least listen" },
+	{ "zones", parse_zones, 0, 0, 0, false, NULL },
+};
+
+/* ---- loading ---- */
+
+/* Defaults are set before parsing so that a key left out simply keeps its default. */
+static int set_defaults(sk_conf_t *conf)
+{
+	char host[256];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	conf->workers = cpus < 1 ? 1 : cpus > MAX_WORKERS ? MAX_WORKERS : (unsigned)cpus;
+	conf->edns_size = DEFAULT_EDNS_SIZE;
+	conf->tcp_max_clients = DEFAULT_TCP_MAX_CLIENTS;
+	conf->tcp_idle_timeout_ms = DEFAULT_TCP_IDLE_TIMEOUT_MS;
+	conf->tcp_max_pending = DEFAULT_TCP_MAX_PENDING;
+	/* gethostname() need not terminate a truncated name; fall back rather than fail the load. */
+	if (gethostname(host, sizeof host) < 0 || !host[0])
+		strcpy(host, "sinkholed");
+	host[sizeof host - 1] = '\0';
+	conf->identity = strdup(host);
+	conf->version = strdup("sinkholed " SK_VERSION);
+	return conf->identity && conf->version ? 0 : -ENOMEM;
+}
+
+/* The whole file in memory: libyaml then parses a string, and a reader error's byte offset
+ * can be turned into a line number. */
+static int read_file(const char *path, unsigned char **out, size_t *outlen)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	for (;;) {
+		if (len == cap) {
+			unsigned char *nb;
+			cap = cap ? cap * 2 : 4096;
+			if (cap > MAX_FILE_SIZE) {
+				rc = -EFBIG;
+				goto fail;
+			}
+			if (!(nb = realloc(buf, cap))) {
+				rc = -ENOMEM;
+				goto fail;
+			}
+			buf = nb;
+		}
+		ssize_t r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	*out = buf;
+	*outlen = len;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return rc;
+}
+
+/* Report why libyaml stopped; returns the code for sk_conf_load() to pass on. */
+static int syntax_error(ctx_t *ctx, const yaml_parser_t *parser, const unsigned char *text)
+{
+	unsigned line = (unsigned)parser->problem_mark.line + 1;
+
+	if (parser->error == YAML_MEMORY_ERROR)
+		return -ENOMEM;
+	if (parser->error == YAML_READER_ERROR) {
+		/* The reader reports a byte offset, not a mark (bad UTF-8, control characters). */
+		line = 1;
+		for (size_t i = 0; text && i < parser->problem_offset; i++)
+			line += text[i] == '\n';
+	}
+	if (parser->context)
+		sk_diag(0, ctx->path, line, "YAML syntax error: %s %s (line %u)",
+			parser->problem ? parser->problem : "error", parser->context,
+			(unsigned)parser->context_mark.line + 1);
+	else
+		sk_diag(0, ctx->path, line, "YAML syntax error: %s",
+			parser->problem ? parser->problem : "cannot parse");
+	ctx->errors++;
+	return SK_EPARSE;
+}
+
+/* Parse the text into `doc` and make sure it is the only document in the file. On failure
+ * nothing is left for the caller to delete. */
+static int load_document(ctx_t *ctx, const unsigned char *text, size_t len, yaml_document_t *doc)
+{
+	yaml_parser_t parser;
+	yaml_document_t extra;
+	int rc = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return -ENOMEM;
+	yaml_parser_set_input_string(&parser, text, len);
+	/* libyaml deletes the document itself when a load fails. */
+	if (!yaml_parser_load(&parser, doc)) {
+		rc = syntax_error(ctx, &parser, text);
+		goto out;
+	}
+	if (!yaml_parser_load(&parser, &extra)) {
+		rc = syntax_error(ctx, &parser, text);
+		yaml_document_delete(doc);
+		goto out;
+	}
+	yaml_node_t *root = yaml_document_get_root_node(&extra);
+	if (root) {
+		sk_diag(0, ctx->path, node_line(root), "a second YAML document; expected one only");
+		ctx->errors++;
+		rc = SK_EPARSE;
+		yaml_document_delete(doc);
+	}
+	yaml_document_delete(&extra);
+out:
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
+int sk_conf_load(const char *path, sk_conf_t **out)
+{
+	unsigned char *text = NULL;
+	size_t len = 0;
+	yaml_document_t doc;
+	bool have_doc = false;
+	sk_conf_t *conf = NULL;
+	ctx_t ctx = { .path = path, .doc = &doc };
+	int rc;
+
+	if ((rc = read_file(path, &text, &len)) < 0) {
+		/* Nothing is held yet, and this message already names the reason. */
+		sk_diag(0, path, 0, "cannot read the config file: %s", strerror(-rc));
+		return rc;
+	}
+	if (!(conf = calloc(1, sizeof *conf)) || !(conf->path = strdup(path))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if ((rc = set_defaults(conf)) < 0)
+		goto fail;
+	if ((rc = load_document(&ctx, text, len, &doc)) < 0)
+		goto fail;
+	have_doc = true;
+
+	yaml_node_t *root = yaml_document_get_root_node(&doc);
+	if (!root) {
+		sk_diag(0, path, 0, "the config is empty; expected a server: section");
+		rc = SK_EPARSE;
+		goto fail;
+	}
+	parse_map(&ctx, "", root, top_fields, sizeof top_fields / sizeof *top_fields, conf);
+	if (ctx.nomem) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if (ctx.errors) {
+		rc = SK_EPARSE;
+		goto fail;
+	}
+	yaml_document_delete(&doc);
+	free(text);
+	*out = conf;
+	return 0;
+fail:
+	if (rc == -ENOMEM)
+		sk_diag(0, path, 0, "out of memory while loading the config");
+	if (have_doc)
+		yaml_document_delete(&doc);
+	sk_conf_free(conf);
+	free(text);
+	return rc;
+}
+
+void sk_conf_free(sk_conf_t *conf)
+{
+	if (!conf)
+		return;
+	for (size_t i = 0; i < conf->nzones; i++) {
+		sk_zone_conf_t *z = &conf->zones[i];
+		for (size_t k = 0; k < z->ntags; k++) {
+			free(z->tags[k].key);
+			free(z->tags[k].value);
+		}
+		free(z->tags);
+		free(z->file);
+		free(z->name);
+	}
+	free(conf->zones);
+	for (size_t i = 0; i < conf->nlisten; i++)
+		free(conf->listen[i].text);
+	free(conf->listen);
+	free(conf->version);
+	free(conf->identity);
+	free(conf->path);
+	free(conf);
+}

@@ -1,0 +1,33 @@
+/* conf_internal.h -- value checks shared by conf.c and conf_value.c; not part of the API */
+#ifndef SK_CONF_INTERNAL_H
+#define SK_CONF_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "conf/conf.h"
+
+/*
+ * Parse `s` as a decimal whole number from min to max into *out. Digits only: no sign, blanks,
+ * trailing junk or leading zero. Returns false (and leaves *out alone) otherwise.
+ */
+bool sk_conf_parse_number(const char *s, unsigned min, unsigned max, unsigned *out);
+
+/*
+ * Parse "address@port", "address", "[v6]@port" or "[v6]" into l->addr and l->addrlen; the port
+ * defaults to 53. l->text is not touched. On failure returns false and sets *bad_port when the
+ * port, rather than the address, is what is wrong.
+ */
+bool sk_conf_parse_listen(const char *text, sk_listen_t *l, bool *bad_port);
+
+/* True when two parsed listen entries have the same family, address and port. */
+bool sk_conf_same_listen(const sk_listen_t *a, const sk_listen_t *b);
+
+/*
+ * True when `s` is a domain name in presentation format: labels of 1..63 bytes separated by dots,
+ * a final dot optional, "\X" and "\DDD" escapes counted as one byte, 255 bytes at most in wire
+ * form; "." is the root. The conf module cannot link the dns module (it is built first), hence
+ * a check of its own.
+ */
+bool sk_conf_valid_domain(const char *s);
+
+#endif

@@ -1,0 +1,122 @@
+/* conf_value.c -- the text of single config values: numbers, address@port, domain names */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "conf/conf_internal.h"
+
+#define DEFAULT_PORT 53
+
+/* No leading zero because YAML 1.1 reads 010 as octal 8: we would rather refuse than guess.
+ * Checking against max at every digit also rules out overflow. */
+bool sk_conf_parse_number(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	unsigned long v = 0;
+	if (!*s || (s[0] == '0' && s[1]))
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (unsigned long)(*s - '0');
+		if (v > max)
+			return false;
+	}
+	if (v < min)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+/* An IPv6 address never contains '@', so the last '@' splits address from port without
+ * needing the brackets. Brackets are for IPv6 only, as in URLs. */
+bool sk_conf_parse_listen(const char *text, sk_listen_t *l, bool *bad_port)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *at = strrchr(text, '@');
+	size_t hlen = at ? (size_t)(at - text) : strlen(text);
+	unsigned port = DEFAULT_PORT;
+	bool bracket = false;
+
+	*bad_port = false;
+	if (at && !sk_conf_parse_number(at + 1, 1, 65535, &port)) {
+		*bad_port = true;
+		return false;
+	}
+	if (hlen >= 2 && text[0] == '[' && text[hlen - 1] == ']') {
+		bracket = true;
+		text++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof host)
+		return false;
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+
+	memset(&l->addr, 0, sizeof l->addr);
+	struct sockaddr_in *sin = (struct sockaddr_in *)&l->addr;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&l->addr;
+	if (!bracket && inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		l->addrlen = sizeof *sin;
+	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		l->addrlen = sizeof *sin6;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+bool sk_conf_same_listen(const sk_listen_t *a, const sk_listen_t *b)
+{
+	if (a->addr.ss_family != b->addr.ss_family)
+		return false;
+	if (a->addr.ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)&a->addr, *y = (const void *)&b->addr;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *x = (const void *)&a->addr, *y = (const void *)&b->addr;
+	return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr);
+}
+
+/* `wire` counts what the name would take on the wire: a length byte per label, the final zero. */
+bool sk_conf_valid_domain(const char *s)
+{
+	size_t wire = 1, label = 0;
+	if (!strcmp(s, "."))
+		return true;
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '.') {
+			if (label == 0)
+				return false;
+			wire += label + 1;
+			label = 0;
+			continue;
+		}
+		if (c <= 0x20 || c >= 0x7f)
+			return false;
+		if (c == '\\') {
+			if (isdigit((unsigned char)s[1])) {
+				if (!isdigit((unsigned char)s[2]) || !isdigit((unsigned char)s[3]) ||
+				    (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0') > 255)
+					return false;
+				s += 3;
+			} else if (s[1] > 0x20 && s[1] < 0x7f) {
+				s++;
+			} else {
+				return false;
+			}
+		}
+		if (++label > 63)
+			return false;
+	}
+	if (label)
+		wire += label + 1;
+	return wire <= 255;
+}

@@ -1,0 +1,370 @@
+/* test_conf.c -- sk_conf_load(): every field of a valid config, defaults, and each kind of error */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "tap.h"
+#include "util/err.h"
+#include "util/log.h"
+
+static const char *datadir;
+static char errbuf[16384];
+
+static char *data_path(const char *name)
+{
+	static char buf[4096];
+	snprintf(buf, sizeof buf, "%s/conf/%s", datadir, name);
+	return buf;
+}
+
+/*
+ * Load `path` with stderr sent to a temporary file, and keep what was written in errbuf:
+ * the diagnostics are part of the contract, so the tests read them back.
+ */
+static int load_captured(const char *path, sk_conf_t **out)
+{
+	FILE *tmp = tmpfile();
+	int saved, rc;
+	size_t n;
+
+	if (!tmp) {
+		perror("tmpfile");
+		exit(2);
+	}
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fileno(tmp), 2);
+	rc = sk_conf_load(path, out);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	n = fread(errbuf, 1, sizeof errbuf - 1, tmp);
+	errbuf[n] = '\0';
+	fclose(tmp);
+	return rc;
+}
+
+static unsigned count_lines(const char *s)
+{
+	unsigned n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* True when errbuf has a line starting exactly "path:line: " (or "path: " for line 0) that
+ * contains `text`. */
+static int has_diag(const char *path, unsigned line, const char *text)
+{
+	char prefix[4200];
+	if (line)
+		snprintf(prefix, sizeof prefix, "%s:%u: ", path, line);
+	else
+		snprintf(prefix, sizeof prefix, "%s: ", path);
+	for (const char *l = errbuf; *l; ) {
+		const char *end = strchr(l, '\n');
+		size_t len = end ? (size_t)(end - l) : strlen(l);
+		if (len >= strlen(prefix) && !strncmp(l, prefix, strlen(prefix))) {
+			char one[1024];
+			snprintf(one, sizeof one, "%.*s", (int)len, l);
+			if (strstr(one + strlen(prefix), text))
+				return 1;
+		}
+		l += len + (end ? 1 : 0);
+	}
+	return 0;
+}
+
+static void show_err(void)
+{
+	for (const char *l = errbuf; *l; ) {
+		const char *end = strchr(l, '\n');
+		size_t len = end ? (size_t)(end - l) : strlen(l);
+		printf("#   stderr: %.*s\n", (int)len, l);
+		l += len + (end ? 1 : 0);
+	}
+}
+
+static int v4_is(const sk_listen_t *l, const char *addr, unsigned port)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&l->addr;
+	struct in_addr want;
+	inet_pton(AF_INET, addr, &want);
+	return sin->sin_family == AF_INET && l->addrlen == sizeof *sin &&
+		ntohs(sin->sin_port) == port && sin->sin_addr.s_addr == want.s_addr;
+}
+
+static int v6_is(const sk_listen_t *l, const char *addr, unsigned port)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&l->addr;
+	struct in6_addr want;
+	inet_pton(AF_INET6, addr, &want);
+	return sin6->sin6_family == AF_INET6 && l->addrlen == sizeof *sin6 &&
+		ntohs(sin6->sin6_port) == port && !memcmp(&sin6->sin6_addr, &want, sizeof want);
+}
+
+static int str_is(const char *got, const char *want)
+{
+	return got && want && !strcmp(got, want);
+}
+
+static void test_full(void)
+{
+	const char *path = data_path("full.yaml");
+	char want[4200];
+	sk_conf_t *c = NULL;
+	int rc = load_captured(path, &c);
+
+	is_int(rc, 0, "full.yaml loads");
+	ok(errbuf[0] == '\0', "full.yaml prints nothing");
+	if (rc != 0 || !c) {
+		show_err();
+		return;
+	}
+	ok(str_is(c->path, path), "path kept as given");
+	is_int(c->nlisten, 4, "four listen entries");
+	if (c->nlisten == 4) {
+		ok(str_is(c->listen[0].text, "127.0.0.1@5353"), "listen[0] text");
+		ok(v4_is(&c->listen[0], "127.0.0.1", 5353), "listen[0] is 127.0.0.1 port 5353");
+		ok(str_is(c->listen[1].text, "::1@5353"), "listen[1] text");
+		ok(v6_is(&c->listen[1], "::1", 5353), "listen[1] is ::1 port 5353");
+		ok(v6_is(&c->listen[2], "::1", 5354), "listen[2] [::1]@5354 is ::1 port 5354");
+		ok(v4_is(&c->listen[3], "192.0.2.1", 53), "listen[3] without a port is port 53");
+	}
+	is_int(c->workers, 2, "workers");
+	ok(str_is(c->identity, "ns9.sinkhole.example"), "identity");
+	ok(str_is(c->version, "sinkholed test"), "version");
+	is_int(c->edns_size, 1400, "edns_size");
+	is_int(c->tcp_max_clients, 100, "tcp_max_clients");
+	is_int(c->tcp_idle_timeout_ms, 5000, "tcp_idle_timeout_ms");
+	is_int(c->tcp_max_pending, 8, "tcp_max_pending");
+
+	is_int(c->nzones, 3, "three zones");
+	if (c->nzones == 3) {
+		sk_zone_conf_t *z = c->zones;
+		snprintf(want, sizeof want, "%s/conf/aitism.net.zone", datadir);
+		ok(str_is(z[0].file, want), "relative zone file resolved against the config folder");
+		ok(str_is(z[0].name, "aitism.net"), "zone name as written");
+		is_int(z[0].line, 12, "zone line");
+		is_int(z[0].ntags, 2, "two tags");
+		if (z[0].ntags == 2) {
+			ok(str_is(z[0].tags[0].key, "case") &&
+				str_is(z[0].tags[0].value, "1:24-cv-2323"), "tag 0 in file order");
+			ok(str_is(z[0].tags[1].key, "operation") &&
+				str_is(z[0].tags[1].value, "Azure Abuse Enterprise"), "tag 1 in file order");
+		}
+		ok(str_is(z[1].file, "/var/lib/sinkholed/other.zone"), "absolute zone file kept");
+		ok(z[1].name == NULL, "name omitted is NULL");
+		is_int(z[1].line, 15, "second zone line");
+		is_int(z[1].ntags, 2, "block-style tags");
+		if (z[1].ntags == 2) {
+			ok(str_is(z[1].tags[0].key, "empty") && str_is(z[1].tags[0].value, ""),
+				"empty tag value is the empty string");
+			ok(str_is(z[1].tags[1].value, "42"), "number tag value kept as text");
+		}
+		snprintf(want, sizeof want, "%s/conf/sub/dir/third.zone", datadir);
+		ok(str_is(z[2].file, want), "relative path with folders resolved");
+		ok(str_is(z[2].name, "third.example."), "name with final dot");
+		ok(z[2].tags == NULL && z[2].ntags == 0, "no tags: NULL and 0");
+	}
+	sk_conf_free(c);
+}
+
+static void test_defaults(void)
+{
+	const char *path = data_path("minimal.yaml");
+	sk_conf_t *c = NULL;
+	char host[256] = "";
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc = load_captured(path, &c);
+
+	is_int(rc, 0, "minimal.yaml loads");
+	if (rc != 0 || !c) {
+		show_err();
+		return;
+	}
+	gethostname(host, sizeof host - 1);
+	is_int(c->nlisten, 1, "one listen entry");
+	ok(c->nlisten == 1 && v4_is(&c->listen[0], "127.0.0.1", 53), "127.0.0.1@53");
+	is_int(c->workers, cpus < 1 ? 1 : cpus > 1024 ? 1024 : cpus, "workers default: online CPUs");
+	ok(str_is(c->identity, host), "identity default: hostname");
+	ok(str_is(c->version, "sinkholed " SK_VERSION), "version default");
+	is_int(c->edns_size, 1232, "edns_size default");
+	is_int(c->tcp_max_clients, 250, "tcp_max_clients default");
+	is_int(c->tcp_idle_timeout_ms, 10000, "tcp_idle_timeout_ms default");
+	is_int(c->tcp_max_pending, 32, "tcp_max_pending default");
+	ok(c->zones == NULL && c->nzones == 0, "no zones");
+	sk_conf_free(c);
+
+	rc = load_captured(data_path("version_hidden.yaml"), &c);
+	is_int(rc, 0, "version_hidden.yaml loads");
+	if (rc == 0) {
+		ok(c->version == NULL, "version: false hides the version");
+		is_int(c->nzones, 0, "zones: [] is no zones");
+		sk_conf_free(c);
+	}
+	rc = load_captured(data_path("version_quoted_no.yaml"), &c);
+	is_int(rc, 0, "version_quoted_no.yaml loads");
+	if (rc == 0) {
+		ok(str_is(c->version, "no"), "a quoted \"no\" is text");
+		is_int(c->nzones, 0, "zones: with nothing under it is no zones");
+		sk_conf_free(c);
+	}
+}
+
+static void test_names(void)
+{
+	static const char *const want[] = { ".", "x\\.y.example", "\\065\\255.example.", NULL,
+		"_dmarc.Example.COM" };
+	sk_conf_t *c = NULL;
+	int rc = load_captured(data_path("names.yaml"), &c);
+
+	is_int(rc, 0, "names.yaml: root, escapes, 255-byte name, underscore all accepted");
+	if (rc != 0) {
+		show_err();
+		return;
+	}
+	is_int(c->nzones, 5, "names.yaml: five zones");
+	for (size_t i = 0; i < c->nzones && i < 5; i++)
+		if (want[i])
+			ok(str_is(c->zones[i].name, want[i]), "name %s kept as written", want[i]);
+	ok(c->nzones > 3 && c->zones[3].name && strlen(c->zones[3].name) == 253,
+		"a name of 255 wire bytes is accepted");
+	sk_conf_free(c);
+}
+
+/*
+ * Each bad config: the return code, the number of diagnostics, and one diagnostic that starts
+ * with "file:line: " and says what is wrong. *out must be left alone.
+ */
+struct bad {
+	const char *file;
+	int rc;
+	unsigned ndiag;
+	unsigned line;
+	const char *text;
+};
+
+static const struct bad bad_configs[] = {
+	{ "bad_unknown_key.yaml", SK_EPARSE, 1, 3, "server: unknown key 'wokers', expected one of: listen," },
+	{ "bad_unknown_section.yaml", SK_EPARSE, 1, 4, "unknown section 'telemetry', expected one of: server, zones" },
+	{ "bad_port.yaml", SK_EPARSE, 1, 4, "server.listen: bad port in '127.0.0.2@65536', expected a whole number from 1 to 65535" },
+	{ "bad_port_junk.yaml", SK_EPARSE, 1, 2, "server.listen: bad port in '127.0.0.1@53x'" },
+	{ "bad_address.yaml", SK_EPARSE, 1, 4, "server.listen: bad address in '127.0.0.256@53', expected an IPv4 or IPv6 address" },
+	{ "bad_workers_zero.yaml", SK_EPARSE, 1, 3, "server.workers: expected a whole number from 1 to 1024, got '0'" },
+	{ "bad_workers_text.yaml", SK_EPARSE, 1, 3, "server.workers: expected a whole number from 1 to 1024, got 'x'" },
+	{ "bad_workers_negative.yaml", SK_EPARSE, 1, 3, "got '-1'" },
+	{ "bad_workers_overflow.yaml", SK_EPARSE, 1, 3, "got '99999999999999999999999'" },
+	{ "bad_edns_size.yaml", SK_EPARSE, 1, 3, "server.edns_size: expected a whole number from 512 to 4096, got '511'" },
+	{ "bad_edns_size_big.yaml", SK_EPARSE, 1, 3, "server.edns_size: expected a whole number from 512 to 4096, got '4097'" },
+	{ "bad_syntax.yaml", SK_EPARSE, 1, 4, "YAML syntax error: mapping values are not allowed in this context" },
+	{ "bad_syntax_flow.yaml", SK_EPARSE, 1, 3, "YAML syntax error: did not find expected ',' or ']' while parsing a flow sequence (line 2)" },
+	{ "bad_duplicate_key.yaml", SK_EPARSE, 1, 4, "server.workers: duplicate key" },
+	{ "bad_duplicate_listen.yaml", SK_EPARSE, 2, 4, "server.listen: duplicate entry '127.0.0.1', the same address and port as '127.0.0.1@53'" },
+	{ "bad_duplicate_listen.yaml", SK_EPARSE, 2, 6, "server.listen: duplicate entry '::1@53', the same address and port as '[::1]@53'" },
+	{ "bad_zone_no_file.yaml", SK_EPARSE, 1, 5, "zones[1]: missing key 'file', expected the path of the zone file" },
+	{ "bad_tags_not_map.yaml", SK_EPARSE, 1, 5, "zones[0].tags: expected a mapping of name: value, got a list" },
+	{ "bad_tag_value.yaml", SK_EPARSE, 2, 7, "zones[0].tags.operation: expected a single value, got a mapping" },
+	{ "bad_tag_value.yaml", SK_EPARSE, 2, 8, "zones[0].tags: duplicate tag 'case'" },
+	{ "bad_zone_name.yaml", SK_EPARSE, 1, 5, "zones[0].name: expected a domain name" },
+	{ "bad_listen_empty.yaml", SK_EPARSE, 1, 2, "server.listen: expected at least one address@port" },
+	{ "bad_no_server.yaml", SK_EPARSE, 1, 1, "missing section 'server', expected a section with at least listen" },
+	{ "bad_two_documents.yaml", SK_EPARSE, 1, 4, "a second YAML document" },
+	{ "bad_utf8.yaml", SK_EPARSE, 1, 3, "YAML syntax error: invalid" },
+	{ "empty.yaml", SK_EPARSE, 1, 0, "the config is empty" },
+	{ "bad_listen_scalar.yaml", SK_EPARSE, 1, 2, "server.listen: expected a list of address@port, got '127.0.0.1@53'" },
+	{ "bad_listen_forms.yaml", SK_EPARSE, 10, 3, "bad address in '[127.0.0.1]@53'" },
+	{ "bad_listen_forms.yaml", SK_EPARSE, 10, 4, "bad address in '@53'" },
+	{ "bad_listen_forms.yaml", SK_EPARSE, 10, 5, "bad port in '::1@'" },
+	{ "bad_listen_forms.yaml", SK_EPARSE, 10, 6, "bad address in '[::1'" },
+	{ "bad_listen_forms.yaml", SK_EPARSE, 10, 7, "server.listen: expected an address@port, got a mapping" },
+	{ "bad_listen_forms.yaml", SK_EPARSE, 10, 8, "bad port in '192.0.2.1@+53'" },
+	{ "bad_listen_forms.yaml", SK_EPARSE, 10, 9, "bad address in '192.0.2.1 @53'" },
+	{ "bad_listen_forms.yaml", SK_EPARSE, 10, 10, "bad address in 'fe80::1%eth0@53'" },
+	{ "bad_listen_forms.yaml", SK_EPARSE, 10, 11, "server.listen: expected an address@port, got nothing" },
+	{ "bad_listen_forms.yaml", SK_EPARSE, 10, 12, "bad port in '192.0.2.1@053'" },
+	{ "bad_strings.yaml", SK_EPARSE, 5, 3, "server.identity: expected a string, got a string with a NUL byte" },
+	{ "bad_strings.yaml", SK_EPARSE, 5, 4, "server.version: expected 1 to 255 characters, got 300" },
+	{ "bad_strings.yaml", SK_EPARSE, 5, 6, "zones[0].file: expected a zone file path, got ''" },
+	{ "bad_strings.yaml", SK_EPARSE, 5, 8, "zones[1].tags: expected a tag name, got ''" },
+	{ "bad_strings.yaml", SK_EPARSE, 5, 9, "zones[2].file: expected a zone file path, got a list" },
+	{ "bad_names.yaml", SK_EPARSE, 8, 4, "zones[0].name: expected a domain name" },
+	{ "bad_names.yaml", SK_EPARSE, 8, 5, "zones[1].name: expected a domain name" },
+	{ "bad_names.yaml", SK_EPARSE, 8, 6, "zones[2].name: expected a domain name" },
+	{ "bad_names.yaml", SK_EPARSE, 8, 7, "zones[3].name: expected a domain name" },
+	{ "bad_names.yaml", SK_EPARSE, 8, 8, "zones[4].name: expected a domain name" },
+	{ "bad_names.yaml", SK_EPARSE, 8, 9, "zones[5].name: expected a domain name" },
+	{ "bad_names.yaml", SK_EPARSE, 8, 10, "zones[6].name: expected a domain name (labels of 1 to 63 characters, 255 in all), got ''" },
+	{ "bad_names.yaml", SK_EPARSE, 8, 11, "zones[7].name: expected a domain name" },
+	{ "bad_tcp.yaml", SK_EPARSE, 3, 3, "server.tcp_max_clients: expected a whole number from 1 to 1000000, got '0'" },
+	{ "bad_tcp.yaml", SK_EPARSE, 3, 4, "server.tcp_idle_timeout_ms: expected a whole number from 1 to 3600000, got '3600001'" },
+	{ "bad_tcp.yaml", SK_EPARSE, 3, 5, "server.tcp_max_pending: expected a whole number from 1 to 65535, got '65536'" },
+	{ "bad_server_list.yaml", SK_EPARSE, 1, 2, "server: expected a mapping of keys, got a list" },
+	{ "bad_root_scalar.yaml", SK_EPARSE, 1, 2, "expected a mapping of keys, got 'hello'" },
+	/* Every problem in one pass, each on its own line. */
+	{ "bad_many.yaml", SK_EPARSE, 8, 3, "bad port in '127.0.0.1@0'" },
+	{ "bad_many.yaml", SK_EPARSE, 8, 3, "bad address in 'nonsense'" },
+	{ "bad_many.yaml", SK_EPARSE, 8, 4, "server.workers: expected a whole number from 1 to 1024, got '01'" },
+	{ "bad_many.yaml", SK_EPARSE, 8, 5, "got '1232x'" },
+	{ "bad_many.yaml", SK_EPARSE, 8, 6, "server.version: expected a string, or false to hide the version, got 'true'" },
+	{ "bad_many.yaml", SK_EPARSE, 8, 7, "server.identity: expected a string, got nothing" },
+	{ "bad_many.yaml", SK_EPARSE, 8, 10, "zones[0]: unknown key 'nmae'" },
+	{ "bad_many.yaml", SK_EPARSE, 8, 11, "zones[1]: expected a mapping of keys, got 'just a string'" },
+};
+
+static void test_bad(void)
+{
+	for (size_t i = 0; i < sizeof bad_configs / sizeof *bad_configs; i++) {
+		const struct bad *b = &bad_configs[i];
+		const char *path = data_path(b->file);
+		sk_conf_t *sentinel = (sk_conf_t *)&bad_configs, *c = sentinel;
+		unsigned long before = sk_diag_errors();
+		int rc = load_captured(path, &c);
+		int found = has_diag(path, b->line, b->text);
+
+		is_int(rc, b->rc, "%s: return code", b->file);
+		ok(c == sentinel, "%s: *out untouched", b->file);
+		is_int(count_lines(errbuf), b->ndiag, "%s: %u diagnostics", b->file, b->ndiag);
+		is_int(sk_diag_errors() - before, b->ndiag, "%s: counted as errors", b->file);
+		ok(found, "%s:%u: %s", b->file, b->line, b->text);
+		if (!found || count_lines(errbuf) != b->ndiag)
+			show_err();
+	}
+}
+
+static void test_unreadable(void)
+{
+	sk_conf_t *sentinel = (sk_conf_t *)&datadir, *c = sentinel;
+	const char *path = data_path("does-not-exist.yaml");
+	int rc = load_captured(path, &c);
+
+	is_int(rc, -ENOENT, "missing file: -ENOENT");
+	ok(c == sentinel, "missing file: *out untouched");
+	ok(has_diag(path, 0, "cannot read the config file: No such file or directory"),
+		"missing file: \"file: message\" without a line");
+	is_int(count_lines(errbuf), 1, "missing file: one diagnostic");
+
+	path = data_path("");
+	rc = load_captured(path, &c);
+	is_int(rc, -EISDIR, "a folder: -EISDIR");
+	ok(has_diag(path, 0, "Is a directory"), "a folder: strerror in the message");
+}
+
+int main(void)
+{
+	datadir = getenv("SK_TESTDATA");
+	if (!datadir)
+		datadir = "tests/unit/data";
+	test_full();
+	test_defaults();
+	test_names();
+	test_bad();
+	test_unreadable();
+	sk_conf_free(NULL); /* must not crash */
+	return tap_done();
+}
