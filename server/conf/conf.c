@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <yaml.h>
@@ -21,6 +22,11 @@
 #define DEFAULT_TCP_MAX_PENDING 32
 #define MAX_WORKERS 1024
 #define MAX_FILE_SIZE (16u << 20)
+#define DEFAULT_RING_SIZE 16384
+#define DEFAULT_FLUSH_MS 1000
+#define DEFAULT_STATS_INTERVAL_S 60
+#define DEFAULT_JSONL_ROTATE_MB 256
+#define DEFAULT_JSONL_KEEP 20
 
 /*
  * Everything one load needs. Problems are reported as they are found and counted here rather
@@ -329,29 +335,47 @@ static void parse_listen(ctx_t *ctx, const char *where, yaml_node_t *val, const 
 
 /* ---- zones ---- */
 
-/* Relative zone paths are taken from the config file's folder, not from the working directory. */
-static void parse_zone_file(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+/*
+ * Store the path in `val` at *dst, replacing what was there. Relative paths are taken from the
+ * config file's folder, not from the working directory, so that a config and the files it names
+ * can move together.
+ */
+static void store_path(ctx_t *ctx, const char *where, yaml_node_t *val, char **dst, const char *expect)
 {
-	sk_zone_conf_t *z = obj;
 	const char *file, *slash = strrchr(ctx->path, '/');
-	(void)f;
+	char *res = NULL;
 
-	if (!want_string(ctx, where, val, "a zone file path"))
+	if (!want_string(ctx, where, val, expect))
 		return;
 	file = scalar(val);
 	if (!*file) {
-		error(ctx, val, "%s: expected a zone file path, got ''", where);
+		error(ctx, val, "%s: expected %s, got ''", where, expect);
 		return;
 	}
 	if (file[0] == '/' || !slash) {
-		z->file = dup_or_flag(ctx, file, strlen(file));
-		return;
+		res = dup_or_flag(ctx, file, strlen(file));
+	} else {
+		int dirlen = (int)(slash - ctx->path) + 1;
+		if (asprintf(&res, "%.*s%s", dirlen, ctx->path, file) < 0) {
+			res = NULL;
+			ctx->nomem = true;
+		}
 	}
-	int dirlen = (int)(slash - ctx->path) + 1;
-	if (asprintf(&z->file, "%.*s%s", dirlen, ctx->path, file) < 0) {
-		z->file = NULL;
-		ctx->nomem = true;
-	}
+	free(*dst);
+	*dst = res;
+}
+
+static void parse_zone_file(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	sk_zone_conf_t *z = obj;
+	(void)f;
+	store_path(ctx, where, val, &z->file, "a zone file path");
+}
+
+/* A file path at obj + f->off, resolved like zone files. */
+static void parse_path(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	store_path(ctx, where, val, (char **)((char *)obj + f->off), "a file path");
 }
 
 static void parse_zone_name(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
@@ -489,10 +513,186 @@ static void parse_server(ctx_t *ctx, const char *where, yaml_node_t *val, const 
 	parse_map(ctx, where, val, server_fields, sizeof server_fields / sizeof *server_fields, obj);
 }
 
-/* The top level: one row per section. Later sections (telemetry, geoip, ...) are added here. */
+/* ---- telemetry ---- */
+
+#define TM_OFF(member) offsetof(sk_telemetry_conf_t, member)
+#define JSONL_OFF(member) offsetof(sk_jsonl_conf_t, member)
+
+/* A ring's index wraps with a mask, hence a power of two. */
+static void parse_pow2(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	unsigned v;
+	char got[96];
+	if (val->type != YAML_SCALAR_NODE || !sk_conf_parse_number(scalar(val), f->min, f->max, &v) ||
+	    (v & (v - 1))) {
+		error(ctx, val, "%s: expected a power of two from %u to %u, got %s", where, f->min,
+			f->max, shown(val, got, sizeof got));
+		return;
+	}
+	*(unsigned *)((char *)obj + f->off) = v;
+}
+
+static const field_t jsonl_fields[] = {
+	{ "path", parse_path, JSONL_OFF(path), 0, 0, true, "the path of the JSON lines file" },
+	{ "rotate_mb", parse_uint, JSONL_OFF(rotate_mb), 0, 1048576, false, NULL },
+	{ "keep", parse_uint, JSONL_OFF(keep), 0, 1000, false, NULL },
+};
+
+static void parse_jsonl(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	sk_telemetry_conf_t *tc = obj;
+	(void)f;
+	if (!(tc->jsonl = calloc(1, sizeof *tc->jsonl))) {
+		ctx->nomem = true;
+		return;
+	}
+	tc->jsonl->rotate_mb = DEFAULT_JSONL_ROTATE_MB;
+	tc->jsonl->keep = DEFAULT_JSONL_KEEP;
+	parse_map(ctx, where, val, jsonl_fields, sizeof jsonl_fields / sizeof *jsonl_fields, tc->jsonl);
+}
+
+/* dnstap is parsed into this, so that the destinations given can be counted: exactly one. */
+typedef struct dnstap_parse {
+	sk_dnstap_conf_t c;
+	unsigned ndest;
+	bool bad_dest;          /* a destination was given but is wrong: reported already */
+} dnstap_parse_t;
+
+static void parse_dnstap_file(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	dnstap_parse_t *d = obj;
+	(void)f;
+	d->ndest++;
+	d->c.mode = SK_DNSTAP_FILE;
+	store_path(ctx, where, val, &d->c.path, "a file path");
+	d->bad_dest |= !d->c.path;
+}
+
+static void parse_dnstap_unix(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	dnstap_parse_t *d = obj;
+	struct sockaddr_un sun;
+	(void)f;
+	d->ndest++;
+	d->c.mode = SK_DNSTAP_UNIX;
+	store_path(ctx, where, val, &d->c.path, "a unix socket path");
+	if (!d->c.path) {
+		d->bad_dest = true;
+		return;
+	}
+	/* The kernel takes at most sizeof sun_path bytes, the terminating NUL included. */
+	if (strlen(d->c.path) >= sizeof sun.sun_path) {
+		error(ctx, val, "%s: the socket path '%s' is %zu bytes, at most %zu fit", where,
+			d->c.path, strlen(d->c.path), sizeof sun.sun_path - 1);
+		d->bad_dest = true;
+	}
+}
+
+static void parse_dnstap_tcp(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	dnstap_parse_t *d = obj;
+	sk_listen_t l = { 0 };
+	bool bad_port;
+	char got[96];
+	(void)f;
+	d->ndest++;
+	d->c.mode = SK_DNSTAP_TCP;
+	d->bad_dest = true;
+	if (!want_string(ctx, where, val, "an address@port"))
+		return;
+	/* Unlike listen entries there is no usual port for a dnstap collector: it must be given. */
+	if (!strchr(scalar(val), '@') || !sk_conf_parse_listen(scalar(val), &l, &bad_port)) {
+		error(ctx, val, "%s: expected an IPv4 or IPv6 address, then @port, got %s", where,
+			shown(val, got, sizeof got));
+		return;
+	}
+	d->c.addr = l.addr;
+	d->c.addrlen = l.addrlen;
+	d->bad_dest = false;
+}
+
+static void parse_dnstap_messages(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	dnstap_parse_t *d = obj;
+	char got[96];
+	(void)f;
+	if (val->type == YAML_SCALAR_NODE && !strcmp(scalar(val), "all"))
+		d->c.responses = true;
+	else if (val->type == YAML_SCALAR_NODE && !strcmp(scalar(val), "queries"))
+		d->c.responses = false;
+	else
+		error(ctx, val, "%s: expected all or queries, got %s", where, shown(val, got, sizeof got));
+}
+
+static const field_t dnstap_fields[] = {
+	{ "file", parse_dnstap_file, 0, 0, 0, false, NULL },
+	{ "unix", parse_dnstap_unix, 0, 0, 0, false, NULL },
+	{ "tcp", parse_dnstap_tcp, 0, 0, 0, false, NULL },
+	{ "messages", parse_dnstap_messages, 0, 0, 0, false, NULL },
+};
+
+static void parse_dnstap(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	sk_telemetry_conf_t *tc = obj;
+	dnstap_parse_t d = { .c = { .responses = true } };
+	(void)f;
+	parse_map(ctx, where, val, dnstap_fields, sizeof dnstap_fields / sizeof *dnstap_fields, &d);
+	if (!(tc->dnstap = malloc(sizeof *tc->dnstap))) {
+		free(d.c.path);
+		ctx->nomem = true;
+		return;
+	}
+	*tc->dnstap = d.c;
+	if (val->type != YAML_MAPPING_NODE)
+		return; /* reported by parse_map */
+	if (d.ndest == 0)
+		error(ctx, val, "%s: missing destination, expected one of file, unix or tcp", where);
+	else if (d.ndest > 1)
+		error(ctx, val, "%s: %u destinations given, expected exactly one of file, unix or tcp",
+			where, d.ndest);
+}
+
+static const field_t telemetry_fields[] = {
+	{ "ring_size", parse_pow2, TM_OFF(ring_size), 64, 16777216, false, NULL },
+	{ "flush_ms", parse_uint, TM_OFF(flush_ms), 1, 60000, false, NULL },
+	{ "stats_interval_s", parse_uint, TM_OFF(stats_interval_s), 0, 86400, false, NULL },
+	{ "jsonl", parse_jsonl, 0, 0, 0, false, NULL },
+	{ "dnstap", parse_dnstap, 0, 0, 0, false, NULL },
+};
+
+static void parse_telemetry(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	sk_conf_t *conf = obj;
+	unsigned errors = ctx->errors;
+	(void)f;
+	parse_map(ctx, where, val, telemetry_fields, sizeof telemetry_fields / sizeof *telemetry_fields,
+		&conf->telemetry);
+	/* Not an error (a sink may be commented out for a while), but surely worth a word, unless
+	 * the section has errors already. */
+	if (ctx->errors == errors && !conf->telemetry.jsonl && !conf->telemetry.dnstap)
+		sk_diag(1, ctx->path, node_line(val), "%s: no sink (jsonl or dnstap) configured, so "
+			"nothing is recorded", where);
+}
+
+/* ---- geoip ---- */
+
+static const field_t geoip_fields[] = {
+	{ "city", parse_path, CONF_OFF(geoip_city), 0, 0, false, NULL },
+	{ "asn", parse_path, CONF_OFF(geoip_asn), 0, 0, false, NULL },
+};
+
+static void parse_geoip(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	(void)f;
+	parse_map(ctx, where, val, geoip_fields, sizeof geoip_fields / sizeof *geoip_fields, obj);
+}
+
+/* The top level: one row per section. */
 static const field_t top_fields[] = {
 	{ "server", parse_server, 0, 0, 0, true, "a section with at least listen" },
 	{ "zones", parse_zones, 0, 0, 0, false, NULL },
+	{ "telemetry", parse_telemetry, 0, 0, 0, false, NULL },
+	{ "geoip", parse_geoip, 0, 0, 0, false, NULL },
 };
 
 /* ---- loading ---- */
@@ -508,6 +708,9 @@ static int set_defaults(sk_conf_t *conf)
 	conf->tcp_max_clients = DEFAULT_TCP_MAX_CLIENTS;
 	conf->tcp_idle_timeout_ms = DEFAULT_TCP_IDLE_TIMEOUT_MS;
 	conf->tcp_max_pending = DEFAULT_TCP_MAX_PENDING;
+	conf->telemetry.ring_size = DEFAULT_RING_SIZE;
+	conf->telemetry.flush_ms = DEFAULT_FLUSH_MS;
+	conf->telemetry.stats_interval_s = DEFAULT_STATS_INTERVAL_S;
 	/* gethostname() need not terminate a truncated name; fall back rather than fail the load. */
 	if (gethostname(host, sizeof host) < 0 || !host[0])
 		strcpy(host, "sinkholed");
@@ -695,6 +898,14 @@ void sk_conf_free(sk_conf_t *conf)
 	for (size_t i = 0; i < conf->nlisten; i++)
 		free(conf->listen[i].text);
 	free(conf->listen);
+	if (conf->telemetry.jsonl)
+		free(conf->telemetry.jsonl->path);
+	free(conf->telemetry.jsonl);
+	if (conf->telemetry.dnstap)
+		free(conf->telemetry.dnstap->path);
+	free(conf->telemetry.dnstap);
+	free(conf->geoip_city);
+	free(conf->geoip_asn);
 	free(conf->version);
 	free(conf->identity);
 	free(conf->path);

@@ -29,6 +29,32 @@ typedef struct sk_listen {
 	socklen_t addrlen;
 } sk_listen_t;
 
+/* telemetry.jsonl: one JSON object per query, in files rotated by size. */
+typedef struct sk_jsonl_conf {
+	char *path;             /* resolved like zone files */
+	unsigned rotate_mb;     /* rotate when the file reaches this size; default 256 (0: never) */
+	unsigned keep;          /* rotated files kept (path.1 ... path.N); default 20 */
+} sk_jsonl_conf_t;
+
+typedef enum { SK_DNSTAP_FILE = 0, SK_DNSTAP_UNIX, SK_DNSTAP_TCP } sk_dnstap_mode_t;
+
+/* telemetry.dnstap: exactly one of file:, unix: or tcp: HOST@PORT. */
+typedef struct sk_dnstap_conf {
+	sk_dnstap_mode_t mode;
+	char *path;                    /* file or unix socket path (resolved like zone files) */
+	struct sockaddr_storage addr;  /* tcp: */
+	socklen_t addrlen;
+	bool responses;                /* `messages: all` (default): AUTH_QUERY and AUTH_RESPONSE; `queries`: AUTH_QUERY only */
+} sk_dnstap_conf_t;
+
+typedef struct sk_telemetry_conf {
+	unsigned ring_size;        /* events per worker ring, a power of two; default 16384 */
+	unsigned flush_ms;         /* sinks write buffered records at least this often; default 1000 */
+	unsigned stats_interval_s; /* counters logged this often; default 60 (0: never) */
+	sk_jsonl_conf_t *jsonl;    /* NULL when not configured */
+	sk_dnstap_conf_t *dnstap;  /* NULL when not configured */
+} sk_telemetry_conf_t;
+
 typedef struct sk_conf {
 	char *path;             /* the config file, as given */
 
@@ -47,6 +73,13 @@ typedef struct sk_conf {
 	/* zones: */
 	sk_zone_conf_t *zones;
 	size_t nzones;
+
+	/* telemetry: (telemetry is on when at least one sink is configured) */
+	sk_telemetry_conf_t telemetry;
+
+	/* geoip: databases for the telemetry thread; NULL when not configured */
+	char *geoip_city;       /* a City or Country database */
+	char *geoip_asn;        /* an ASN database */
 } sk_conf_t;
 
 /*

@@ -365,30 +365,7 @@ static void zone_free(sk_zone_t *z)
 	sk_nametab_free(&z->nodes);
 	free(z->payload);
 	free(z->neg_soa_data);
-	for (size_t i = 0; i < z->ntags; i++) {
-		free(z->tags[i].key);
-		free(z->tags[i].value);
-	}
-	free(z->tags);
 	memset(z, 0, sizeof *z);
-}
-
-static int copy_tags(sk_zone_t *z, const sk_zone_conf_t *zc)
-{
-	if (zc->ntags == 0)
-		return 0;
-	if (!(z->tags = calloc(zc->ntags, sizeof *z->tags)))
-		return -ENOMEM;
-	for (; z->ntags < zc->ntags; z->ntags++) {
-		sk_tag_t *t = &z->tags[z->ntags];
-		t->key = strdup(zc->tags[z->ntags].key);
-		t->value = strdup(zc->tags[z->ntags].value);
-		if (!t->key || !t->value) {
-			z->ntags++;
-			return -ENOMEM;
-		}
-	}
-	return 0;
 }
 
 /* Compile a parsed zone into *z (zeroed by the caller). On failure *z is freed and zeroed. */
@@ -435,8 +412,10 @@ static int compile_zone(const sk_zsrc_t *s, const sk_zone_conf_t *zc, sk_zone_t 
 			sk_diag(0, s->files[0], 0, "malformed SOA record");
 		goto fail;
 	}
-	if ((rc = copy_tags(z, zc)) < 0)
+	if (!(z->tags = sk_tagset_intern(zc->tags, zc->ntags))) {
+		rc = -ENOMEM;
 		goto fail;
+	}
 	free(b.ix);
 	return 0;
 fail:
@@ -539,6 +518,11 @@ uint32_t sk_zone_serial(const sk_zone_t *zone)
 
 const sk_tag_t *sk_zone_tags(const sk_zone_t *zone, size_t *n)
 {
-	*n = zone->ntags;
+	*n = zone->tags->n;
+	return zone->tags->tags;
+}
+
+const sk_tagset_t *sk_zone_tagset(const sk_zone_t *zone)
+{
 	return zone->tags;
 }

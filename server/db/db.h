@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "conf/conf.h"
+#include "util/tagset.h"
 
 /*
  * An RRset as the answer builder copies it. `data` holds `count` records back to back, each
@@ -87,5 +88,8 @@ uint32_t sk_zone_serial(const sk_zone_t *zone);
 
 /* The zone's tags from the config, in order; *n receives their number. */
 const sk_tag_t *sk_zone_tags(const sk_zone_t *zone, size_t *n);
+
+/* The zone's tags, interned (util/tagset.h): valid until exit, so an event may carry it. */
+const sk_tagset_t *sk_zone_tagset(const sk_zone_t *zone);
 
 #endif

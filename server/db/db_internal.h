@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "util/tagset.h"
 #include "dns/wire.h"
 
 /* ---------------------------------------------------------------------------------------------
@@ -182,8 +183,7 @@ struct sk_zone {
 	uint8_t apex_len;
 	uint8_t apex_labels;
 	uint32_t serial;
-	sk_tag_t *tags;
-	size_t ntags;
+	const sk_tagset_t *tags;   /* interned: outlives the zone, so telemetry events may keep it */
 };
 
 struct sk_db {

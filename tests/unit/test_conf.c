@@ -199,6 +199,11 @@ static void test_defaults(void)
 	is_int(c->tcp_idle_timeout_ms, 10000, "tcp_idle_timeout_ms default");
 	is_int(c->tcp_max_pending, 32, "tcp_max_pending default");
 	ok(c->zones == NULL && c->nzones == 0, "no zones");
+	is_int(c->telemetry.ring_size, 16384, "ring_size default");
+	is_int(c->telemetry.flush_ms, 1000, "flush_ms default");
+	is_int(c->telemetry.stats_interval_s, 60, "stats_interval_s default");
+	ok(!c->telemetry.jsonl && !c->telemetry.dnstap, "no sinks: telemetry off");
+	ok(!c->geoip_city && !c->geoip_asn, "no geoip");
 	sk_conf_free(c);
 
 	rc = load_captured(data_path("version_hidden.yaml"), &c);
@@ -213,6 +218,67 @@ static void test_defaults(void)
 	if (rc == 0) {
 		ok(str_is(c->version, "no"), "a quoted \"no\" is text");
 		is_int(c->nzones, 0, "zones: with nothing under it is no zones");
+		sk_conf_free(c);
+	}
+}
+
+static void test_telemetry(void)
+{
+	const char *path = data_path("telemetry.yaml");
+	char want[4200];
+	sk_conf_t *c = NULL;
+	int rc = load_captured(path, &c);
+
+	is_int(rc, 0, "telemetry.yaml loads");
+	ok(errbuf[0] == '\0', "telemetry.yaml prints nothing");
+	if (rc != 0 || !c) {
+		show_err();
+		return;
+	}
+	is_int(c->telemetry.ring_size, 1024, "ring_size");
+	is_int(c->telemetry.flush_ms, 250, "flush_ms");
+	is_int(c->telemetry.stats_interval_s, 0, "stats_interval_s 0 (never)");
+	ok(c->telemetry.jsonl != NULL, "jsonl configured");
+	if (c->telemetry.jsonl) {
+		snprintf(want, sizeof want, "%s/conf/log/events.jsonl", datadir);
+		ok(str_is(c->telemetry.jsonl->path, want), "jsonl.path resolved against the config folder");
+		is_int(c->telemetry.jsonl->rotate_mb, 0, "jsonl.rotate_mb 0 (never)");
+		is_int(c->telemetry.jsonl->keep, 3, "jsonl.keep");
+	}
+	ok(c->telemetry.dnstap != NULL, "dnstap configured");
+	if (c->telemetry.dnstap) {
+		sk_listen_t l;
+		memcpy(&l.addr, &c->telemetry.dnstap->addr, sizeof l.addr);
+		l.addrlen = c->telemetry.dnstap->addrlen;
+		is_int(c->telemetry.dnstap->mode, SK_DNSTAP_TCP, "dnstap.tcp");
+		ok(v4_is(&l, "192.0.2.9", 6000), "dnstap.tcp address and port");
+		ok(c->telemetry.dnstap->path == NULL, "no path for tcp");
+		ok(!c->telemetry.dnstap->responses, "messages: queries");
+	}
+	ok(str_is(c->geoip_city, "/usr/share/GeoIP/GeoLite2-City.mmdb"), "geoip.city absolute kept");
+	snprintf(want, sizeof want, "%s/conf/geo/GeoLite2-ASN.mmdb", datadir);
+	ok(str_is(c->geoip_asn, want), "geoip.asn resolved against the config folder");
+	sk_conf_free(c);
+
+	rc = load_captured(data_path("telemetry_unix.yaml"), &c);
+	is_int(rc, 0, "telemetry_unix.yaml loads");
+	if (rc == 0) {
+		ok(c->telemetry.dnstap && c->telemetry.dnstap->mode == SK_DNSTAP_UNIX &&
+			str_is(c->telemetry.dnstap->path, "/run/dnstap.sock"), "dnstap.unix");
+		ok(c->telemetry.dnstap && c->telemetry.dnstap->responses, "messages default: all");
+		ok(c->telemetry.jsonl && c->telemetry.jsonl->rotate_mb == 256 && c->telemetry.jsonl->keep == 20,
+			"jsonl defaults: rotate_mb 256, keep 20");
+		is_int(c->telemetry.ring_size, 16384, "ring_size default");
+		ok(!c->geoip_city && !c->geoip_asn, "no geoip");
+		sk_conf_free(c);
+	}
+	path = data_path("telemetry_nosink.yaml");
+	rc = load_captured(path, &c);
+	is_int(rc, 0, "telemetry_nosink.yaml loads");
+	ok(has_diag(path, 4, "warning: telemetry: no sink (jsonl or dnstap) configured"),
+		"a telemetry section without a sink: a warning");
+	if (rc == 0) {
+		ok(!c->telemetry.jsonl && !c->telemetry.dnstap, "no sinks");
 		sk_conf_free(c);
 	}
 }
@@ -252,7 +318,7 @@ struct bad {
 
 static const struct bad bad_configs[] = {
 	{ "bad_unknown_key.yaml", SK_EPARSE, 1, 3, "server: unknown key 'wokers', expected one of: listen," },
-	{ "bad_unknown_section.yaml", SK_EPARSE, 1, 4, "unknown section 'telemetry', expected one of: server, zones" },
+	{ "bad_unknown_section.yaml", SK_EPARSE, 1, 4, "unknown section 'telemetri', expected one of: server, zones, telemetry, geoip" },
 	{ "bad_port.yaml", SK_EPARSE, 1, 4, "server.listen: bad port in '127.0.0.2@65536', expected a whole number from 1 to 65535" },
 	{ "bad_port_junk.yaml", SK_EPARSE, 1, 2, "server.listen: bad port in '127.0.0.1@53x'" },
 	{ "bad_address.yaml", SK_EPARSE, 1, 4, "server.listen: bad address in '127.0.0.256@53', expected an IPv4 or IPv6 address" },
@@ -306,6 +372,25 @@ static const struct bad bad_configs[] = {
 	{ "bad_tcp.yaml", SK_EPARSE, 3, 5, "server.tcp_max_pending: expected a whole number from 1 to 65535, got '65536'" },
 	{ "bad_server_list.yaml", SK_EPARSE, 1, 2, "server: expected a mapping of keys, got a list" },
 	{ "bad_root_scalar.yaml", SK_EPARSE, 1, 2, "expected a mapping of keys, got 'hello'" },
+	/* telemetry and geoip: every problem of the sections in one pass */
+	{ "bad_telemetry.yaml", SK_EPARSE, 13, 4, "telemetry.ring_size: expected a power of two from 64 to 16777216, got '1000'" },
+	{ "bad_telemetry.yaml", SK_EPARSE, 13, 5, "telemetry.flush_ms: expected a whole number from 1 to 60000, got '0'" },
+	{ "bad_telemetry.yaml", SK_EPARSE, 13, 6, "telemetry.stats_interval_s: expected a whole number from 0 to 86400, got '86401'" },
+	{ "bad_telemetry.yaml", SK_EPARSE, 13, 7, "telemetry.jsonl.rotate_mb: expected a whole number from 0 to 1048576, got '-1'" },
+	{ "bad_telemetry.yaml", SK_EPARSE, 13, 7, "telemetry.jsonl.keep: expected a whole number from 0 to 1000, got '1001'" },
+	{ "bad_telemetry.yaml", SK_EPARSE, 13, 7, "telemetry.jsonl: missing key 'path', expected the path of the JSON lines file" },
+	{ "bad_telemetry.yaml", SK_EPARSE, 13, 9, "telemetry.dnstap: 3 destinations given, expected exactly one of file, unix or tcp" },
+	{ "bad_telemetry.yaml", SK_EPARSE, 13, 10, "telemetry.dnstap.unix: expected a unix socket path, got ''" },
+	{ "bad_telemetry.yaml", SK_EPARSE, 13, 11, "telemetry.dnstap.tcp: expected an IPv4 or IPv6 address, then @port, got '192.0.2.1'" },
+	{ "bad_telemetry.yaml", SK_EPARSE, 13, 12, "telemetry.dnstap.messages: expected all or queries, got 'some'" },
+	{ "bad_telemetry.yaml", SK_EPARSE, 13, 13, "telemetry: unknown key 'sink', expected one of: ring_size, flush_ms, stats_interval_s, jsonl, dnstap" },
+	{ "bad_telemetry.yaml", SK_EPARSE, 13, 15, "geoip.city: expected a file path, got ''" },
+	{ "bad_telemetry.yaml", SK_EPARSE, 13, 16, "geoip: unknown key 'country', expected one of: city, asn" },
+	{ "bad_dnstap.yaml", SK_EPARSE, 3, 4, "telemetry.dnstap: missing destination, expected one of file, unix or tcp" },
+	{ "bad_dnstap.yaml", SK_EPARSE, 3, 5, "telemetry.jsonl: expected a mapping of keys, got '/var/log/events.jsonl'" },
+	{ "bad_dnstap.yaml", SK_EPARSE, 3, 6, "geoip: expected a mapping of keys, got a list" },
+	{ "bad_dnstap_unix.yaml", SK_EPARSE, 2, 4, "telemetry.dnstap.unix: the socket path '/run/a-very-long-directory-name-for-the-dnstap-socket/and-another-long-directory-name/and-one-more/dnstap.sock' is 110 bytes, at most 107 fit" },
+	{ "bad_dnstap_unix.yaml", SK_EPARSE, 2, 5, "telemetry.ring_size: expected a power of two from 64 to 16777216, got '32'" },
 	/* Every problem in one pass, each on its own line. */
 	{ "bad_many.yaml", SK_EPARSE, 8, 3, "bad port in '127.0.0.1@0'" },
 	{ "bad_many.yaml", SK_EPARSE, 8, 3, "bad address in 'nonsense'" },
@@ -363,6 +448,7 @@ int main(void)
 	test_full();
 	test_defaults();
 	test_names();
+	test_telemetry();
 	test_bad();
 	test_unreadable();
 	sk_conf_free(NULL); /* must not crash */

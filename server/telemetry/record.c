@@ -1,0 +1,105 @@
+/* record.c -- an event made readable: names and addresses as text, geolocation added */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "dns/name.h"
+#include "telemetry/record.h"
+
+/* The question name as the client sent it (letter case kept), from the event's query copy.
+ * The worker's parser validated it; the checks here only keep a bad event from misreading. */
+static const char *qname_text(const sk_event_t *ev, char *out)
+{
+	if (!(ev->flags & SK_EV_PARSED) || ev->qname_len == 0 ||
+	    SK_HDR_LEN + (size_t)ev->qname_len > ev->qlen)
+		return NULL;
+	if (sk_name_to_text(ev->query + SK_HDR_LEN, out, SK_NAME_TEXT_MAX) < 0)
+		return NULL;
+	return out;
+}
+
+/* The zone apex is a suffix of the question name; it is shown lowercased, as configured. */
+static const char *zone_text(const sk_event_t *ev, char *out)
+{
+	uint8_t apex[SK_NAME_MAX];
+	size_t len;
+
+	if (ev->zone_off == SK_EV_NO_ZONE || !(ev->flags & SK_EV_PARSED) ||
+	    ev->zone_off >= ev->qname_len || SK_HDR_LEN + (size_t)ev->qname_len > ev->qlen)
+		return NULL;
+	len = (size_t)(ev->qname_len - ev->zone_off);
+	sk_name_lower(apex, ev->query + SK_HDR_LEN + ev->zone_off, len);
+	if (sk_name_to_text(apex, out, SK_NAME_TEXT_MAX) < 0)
+		return NULL;
+	return out;
+}
+
+/* glibc formats IPv4 with sprintf; this is the most common address form, written per record. */
+static char *put_v4(char *o, const uint8_t *a)
+{
+	for (int i = 0; i < 4; i++) {
+		unsigned v = a[i];
+		if (i)
+			*o++ = '.';
+		if (v >= 100)
+			*o++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*o++ = (char)('0' + v / 10 % 10);
+		*o++ = (char)('0' + v % 10);
+	}
+	*o = '\0';
+	return o;
+}
+
+/* Address text into out (INET6_ADDRSTRLEN bytes); returns the end of the text. */
+static char *addr_text(int af, const uint8_t *a, char *out)
+{
+	if (af == AF_INET)
+		return put_v4(out, a);
+	if (!inet_ntop(af, a, out, INET6_ADDRSTRLEN))
+		strcpy(out, "?");
+	return out + strlen(out);
+}
+
+void sk_record_build(sk_recbuf_t *b, const sk_event_t *ev, const char *node, uint64_t seq,
+	const sk_geo_t *geo, sk_geo_cache_t *cache)
+{
+	int af = ev->family == 6 ? AF_INET6 : AF_INET;
+	sk_record_t *r = &b->rec;
+
+	r->ev = ev;
+	r->node = node;
+	r->seq = seq;
+	r->qname = qname_text(ev, b->qname);
+	r->zone = zone_text(ev, b->zone);
+	addr_text(af, ev->src, b->src);
+	addr_text(af, ev->dst, b->dst);
+	r->src = b->src;
+	r->dst = b->dst;
+
+	r->ecs = NULL;
+	r->geo = r->ecs_geo = NULL;
+	int ecs_af = ev->ecs_family == 1 ? AF_INET : ev->ecs_family == 2 ? AF_INET6 : 0;
+	if ((ev->flags & SK_EV_ECS) && ecs_af) {
+		char *o = addr_text(ecs_af, ev->ecs_addr, b->ecs);
+		unsigned src = ev->ecs_source;
+		*o++ = '/';
+		if (src >= 100)
+			*o++ = (char)('0' + src / 100);
+		if (src >= 10)
+			*o++ = (char)('0' + src / 10 % 10);
+		*o++ = (char)('0' + src % 10);
+		*o = '\0';
+		r->ecs = b->ecs;
+	}
+	if (!geo)
+		return;
+	/* A database error leaves that database's fields unknown and is counted by the cache; the
+	 * record still goes out with what is known. */
+	(void)sk_geo_lookup(geo, cache, af, ev->src, &b->geo);
+	r->geo = &b->geo;
+	/* A /0 subnet (the client opted out of ECS) names no network: nothing to look up. */
+	if (r->ecs && ev->ecs_source > 0) {
+		(void)sk_geo_lookup(geo, cache, ecs_af, ev->ecs_addr, &b->ecs_geo);
+		r->ecs_geo = &b->ecs_geo;
+	}
+}

@@ -1,0 +1,49 @@
+/* sink.h -- what every telemetry sink provides; sinks are rows of a static table, not plugins */
+#ifndef SK_SINK_H
+#define SK_SINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "geo/geo.h"
+#include "telemetry/event.h"
+
+/*
+ * A record as sinks receive it: the worker's event plus what the telemetry thread added. Valid
+ * for the duration of one emit call.
+ */
+typedef struct sk_record {
+	const sk_event_t *ev;
+	const char *node;              /* server identity */
+	uint64_t seq;                  /* record number since start, per node (gaps = drops) */
+	const sk_geo_info_t *geo;      /* source address; NULL when geolocation is off */
+	const sk_geo_info_t *ecs_geo;  /* ECS subnet; NULL when there is no ECS or no geolocation */
+	/* Text forms the telemetry thread computed once for all sinks: */
+	const char *qname;             /* presentation form, trailing dot, escapes */
+	const char *zone;              /* the zone apex, presentation form, or NULL */
+	const char *src, *dst;         /* addresses as text */
+	const char *ecs;               /* "a.b.c.d/len" or "x::/len", or NULL */
+} sk_record_t;
+
+/* Per-sink counters, read by the stats reporter (summed only by the reader). */
+typedef struct sk_sink_stats {
+	uint64_t written;    /* records accepted by the sink's destination */
+	uint64_t failed;     /* records lost to a sink error (full disk, reader gone) */
+} sk_sink_stats_t;
+
+/*
+ * One kind of sink. The telemetry thread is the only caller of every function, so a sink needs
+ * no locks. `emit` must never block for long: a sink that cannot write counts the record as
+ * failed and retries its destination on a later `flush` (called at least every flush interval).
+ */
+typedef struct sk_sink_ops {
+	const char *name;                                   /* "jsonl", "dnstap" */
+	int (*open)(void **state, const void *conf);        /* conf: the sink's own config struct */
+	int (*emit)(void *state, const sk_record_t *rec);   /* 0, or negative when the record was lost */
+	int (*flush)(void *state);                          /* write buffered data; retry a lost destination */
+	int (*reopen)(void *state);                         /* SIGUSR1: reopen files (logrotate) */
+	void (*close)(void *state);                         /* flush everything, free; accepts NULL */
+	void (*stats)(void *state, sk_sink_stats_t *out);
+} sk_sink_ops_t;
+
+#endif
