@@ -1,1 +1,346 @@
-/* main.c -- (being written) */
+/* main.c -- sinkholed: command line, start-up, signals, reload on SIGHUP, orderly shutdown */
+#include <getopt.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "conf/conf.h"
+#include "db/db.h"
+#include "db/snapshot.h"
+#include "net/net.h"
+#include "util/err.h"
+#include "util/log.h"
+
+/* How long replies already built may take to reach TCP clients after SIGTERM. */
+#define SK_DRAIN_MS 5000
+
+/* What the running sockets and threads were made from: a reload cannot change these. */
+typedef struct sk_running {
+	unsigned workers;
+	unsigned tcp_max_clients, tcp_idle_timeout_ms, tcp_max_pending;
+	size_t nlisten;
+	struct sockaddr_storage *addr;
+} sk_running_t;
+
+/*
+ * The main thread's state. Everything here is touched by the main thread's loop only, except
+ * what the loader thread reads (path, reg, running: all fixed while it runs).
+ */
+typedef struct sk_app {
+	const char *path;
+	sk_snapreg_t *reg;
+	sk_net_t *net;
+	sk_running_t running;
+	uv_loop_t loop;
+	bool loop_open;
+	uv_signal_t sig_hup, sig_term, sig_int;
+	uv_async_t loaded;      /* the loader thread has finished */
+	pthread_t loader;
+	bool loading;           /* a loader thread exists and has not been joined */
+	bool again;             /* SIGHUP during a reload: one more reload after it */
+	bool stopping;
+} sk_app_t;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sinkholed -c FILE [-d]     serve in the foreground, logging to stderr\n"
+		"       sinkholed --check -c FILE  load the config and every zone, report, exit\n"
+		"       sinkholed -V | -h\n"
+		"  -c, --config FILE  configuration file (YAML)\n"
+		"      --check        check only: exit 0 when everything loads, 1 otherwise\n"
+		"  -d, --debug        debug logging\n"
+		"  -V, --version      print the version\n"
+		"  -h, --help         this text\n"
+		"signals: SIGHUP reloads the config and zones, SIGTERM or SIGINT stops.\n");
+}
+
+static int check(const char *path)
+{
+	sk_snapshot_t *snap;
+	int rc = sk_snapshot_load(path, &snap);
+	if (rc) {
+		unsigned long n = sk_diag_errors();
+		if (!n) {
+			/* Not a problem inside a file (no memory, ...): say what it was. */
+			fprintf(stderr, "%s: %s\n", path, sk_strerror(rc));
+			n = 1;
+		}
+		printf("config failed: %lu error%s\n", n, n == 1 ? "" : "s");
+		return 1;
+	}
+	printf("config ok: %zu zones\n", sk_db_zone_count(snap->db));
+	sk_snapshot_free(snap);
+	return 0;
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+	return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
+		!memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr);
+}
+
+static int running_init(sk_running_t *r, const sk_conf_t *conf)
+{
+	r->workers = conf->workers ? conf->workers : 1;
+	r->tcp_max_clients = conf->tcp_max_clients;
+	r->tcp_idle_timeout_ms = conf->tcp_idle_timeout_ms;
+	r->tcp_max_pending = conf->tcp_max_pending;
+	r->addr = calloc(conf->nlisten, sizeof *r->addr);
+	if (!r->addr)
+		return -ENOMEM;
+	r->nlisten = conf->nlisten;
+	for (size_t i = 0; i < conf->nlisten; i++)
+		r->addr[i] = conf->listen[i].addr;
+	return 0;
+}
+
+/* Sockets, threads and TCP limits stay as started; say so when a reload asks otherwise. */
+static void warn_restart(const sk_running_t *r, const sk_conf_t *conf)
+{
+	bool listen = r->nlisten != conf->nlisten;
+	for (size_t i = 0; !listen && i < r->nlisten; i++)
+		listen = !same_addr(&r->addr[i], &conf->listen[i].addr);
+	if (listen)
+		sk_warn("%s: listen addresses changed: they take effect after a restart", conf->path);
+	if (r->workers != (conf->workers ? conf->workers : 1))
+		sk_warn("%s: workers changed (%u running): takes effect after a restart", conf->path,
+			r->workers);
+	if (r->tcp_max_clients != conf->tcp_max_clients ||
+	    r->tcp_idle_timeout_ms != conf->tcp_idle_timeout_ms ||
+	    r->tcp_max_pending != conf->tcp_max_pending)
+		sk_warn("%s: tcp limits changed: they take effect after a restart", conf->path);
+}
+
+/* The loader thread's work: load, compare, publish. Only the loader calls publish or current. */
+static void reload(sk_app_t *app)
+{
+	const sk_snapshot_t *cur = sk_snapreg_current(app->reg);
+	sk_snapshot_t *next;
+	sk_info("reloading %s", app->path);
+	int rc = sk_snapshot_load(app->path, &next);
+	if (rc) {
+		sk_err("reload failed, keeping generation %llu: %s",
+			(unsigned long long)cur->generation, sk_strerror(rc));
+		return;
+	}
+	warn_restart(&app->running, next->conf);
+	next->generation = cur->generation + 1;
+	unsigned long long gen = next->generation;
+	size_t zones = sk_db_zone_count(next->db);
+	/* Blocks this thread until no worker can still see the old snapshot; never a worker. */
+	sk_snapreg_publish(app->reg, next);
+	sk_info("reloaded: generation %llu, %zu zones", gen, zones);
+}
+
+static void *loader_main(void *arg)
+{
+	sk_app_t *app = arg;
+	pthread_setname_np(pthread_self(), "sk-loader");
+	reload(app);
+	uv_async_send(&app->loaded);
+	return NULL;
+}
+
+/* Start a thread with the daemon's signals blocked, so that they reach the main loop. */
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	int rc = -pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+static void start_reload(sk_app_t *app)
+{
+	int rc = start_thread(&app->loader, loader_main, app);
+	if (rc)
+		sk_err("reload: cannot start the loader thread: %s", sk_strerror(rc));
+	else
+		app->loading = true;
+}
+
+static void on_loaded(uv_async_t *a)
+{
+	sk_app_t *app = a->data;
+	if (!app->loading)
+		return;
+	pthread_join(app->loader, NULL);
+	app->loading = false;
+	if (app->stopping) {
+		uv_stop(&app->loop);
+	} else if (app->again) {
+		app->again = false;
+		start_reload(app);
+	}
+}
+
+/* SIGHUP: reloads never overlap; any number of SIGHUPs during one make exactly one more. */
+static void on_hup(uv_signal_t *s, int signum)
+{
+	sk_app_t *app = s->data;
+	(void)signum;
+	if (app->stopping)
+		return;
+	if (app->loading)
+		app->again = true;
+	else
+		start_reload(app);
+}
+
+static void on_term(uv_signal_t *s, int signum)
+{
+	sk_app_t *app = s->data;
+	if (app->stopping)
+		return;
+	app->stopping = true;
+	sk_info("%s: stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	sk_net_stop(app->net, SK_DRAIN_MS);
+	/* A reload in progress is let finish (on_loaded stops the loop then): its thread must be
+	 * joined, and its publish waits only for workers, which are ending anyway. */
+	if (!app->loading)
+		uv_stop(&app->loop);
+}
+
+static int signals_init(sk_app_t *app)
+{
+	int rc;
+	if ((rc = uv_loop_init(&app->loop)))
+		return rc;
+	app->loop_open = true;
+	uv_signal_init(&app->loop, &app->sig_hup);
+	uv_signal_init(&app->loop, &app->sig_term);
+	uv_signal_init(&app->loop, &app->sig_int);
+	uv_async_init(&app->loop, &app->loaded, on_loaded);
+	app->sig_hup.data = app->sig_term.data = app->sig_int.data = app->loaded.data = app;
+	if ((rc = uv_signal_start(&app->sig_hup, on_hup, SIGHUP)) ||
+	    (rc = uv_signal_start(&app->sig_term, on_term, SIGTERM)) ||
+	    (rc = uv_signal_start(&app->sig_int, on_term, SIGINT)))
+		return rc;
+	return 0;
+}
+
+static void close_any(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void log_ready(const sk_app_t *app, size_t zones)
+{
+	char addrs[512] = "";
+	size_t n = 0;
+	for (size_t i = 0; i < sk_net_listen_count(app->net) && n < sizeof addrs; i++)
+		n += (size_t)snprintf(addrs + n, sizeof addrs - n, "%s%s", i ? ", " : "",
+			sk_net_listen_text(app->net, i));
+	sk_info("ready: generation 1, %zu zones, %u workers, udp and tcp on %s", zones,
+		app->running.workers, addrs);
+}
+
+static void log_stats(const sk_app_t *app)
+{
+	sk_net_stats_t s;
+	sk_net_stats(app->net, &s);
+	sk_info("stopped: udp %llu queries, %llu replies, %llu dropped, %llu send errors; "
+		"tcp %llu connections, %llu rejected, %llu timed out, %llu queries, %llu replies",
+		(unsigned long long)s.udp_rx, (unsigned long long)s.udp_tx,
+		(unsigned long long)(s.udp_dropped + s.udp_truncated + s.udp_unsent),
+		(unsigned long long)s.udp_send_errors, (unsigned long long)s.tcp_accepted,
+		(unsigned long long)s.tcp_rejected, (unsigned long long)s.tcp_timeouts,
+		(unsigned long long)s.tcp_rx, (unsigned long long)s.tcp_tx);
+}
+
+static int run(const char *path)
+{
+	sk_app_t app = { .path = path };
+	sk_snapshot_t *snap;
+	int rc = sk_snapshot_load(path, &snap);
+	if (rc) {
+		sk_err("%s: cannot start: %s", path, sk_strerror(rc));
+		return 1;
+	}
+	size_t zones = sk_db_zone_count(snap->db);
+	if ((rc = running_init(&app.running, snap->conf)))
+		sk_snapshot_free(snap);
+	else
+		rc = sk_snapreg_new(app.running.workers, snap, &app.reg);   /* owns snap, even failing */
+	if (rc) {
+		sk_err("cannot start: %s", sk_strerror(rc));
+		goto fail;
+	}
+	/* snap->conf stays valid here: nothing can publish before the loop runs. */
+	if ((rc = sk_net_new(snap->conf, app.reg, &app.net)))
+		goto fail;
+	if ((rc = signals_init(&app))) {
+		sk_err("signals: %s", sk_strerror(rc));
+		goto fail;
+	}
+	if ((rc = sk_net_start(app.net)))
+		goto fail;
+	log_ready(&app, zones);
+	uv_run(&app.loop, UV_RUN_DEFAULT);
+	sk_net_join(app.net);
+	log_stats(&app);
+fail:
+	/* Each step that failed has said why; sk_net_new names the address it could not bind. */
+	sk_net_free(app.net);
+	if (app.loop_open) {
+		uv_walk(&app.loop, close_any, NULL);
+		uv_run(&app.loop, UV_RUN_DEFAULT);
+		uv_loop_close(&app.loop);
+	}
+	sk_snapreg_free(app.reg);
+	free(app.running.addr);
+	return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *path = NULL;
+	bool check_only = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "c:dVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'C': check_only = true; break;
+		case 'd': sk_log_set_level(SK_LOG_DEBUG); break;
+		case 'V': printf("sinkholed %s\n", SK_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (check_only)
+		return check(path);
+	/* A client that resets its TCP connection must cost an EPIPE, not the process. */
+	signal(SIGPIPE, SIG_IGN);
+	return run(path);
+}

@@ -1,1 +1,367 @@
-/* tcp.c -- (being written) */
+/* tcp.c -- DNS over TCP (RFC 7766): framing, pipelining, limits, idle timeout */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dns/respond.h"
+#include "dns/wire.h"
+#include "net/net_int.h"
+#include "util/log.h"
+
+/* Queries over TCP are small; a frame longer than this is skipped unread, not answered. */
+#define SK_TCP_INBUF 16384
+/* A reply is built in place at the end of the output buffer, so there must always be room for
+ * the largest one (length prefix included) before a frame is answered. The slack past that is
+ * what lets replies queue up while a write is in flight. */
+#define SK_TCP_REPLY_MAX (2 + SK_MSG_MAX)
+#define SK_TCP_OUTBUF (SK_TCP_REPLY_MAX + 16384)
+
+/*
+ * One connection, allocated whole at accept and freed when both its handles are closed.
+ *
+ * Input: in[0..in_len) holds bytes received and not yet answered: complete frames waiting for
+ * room in the output, then at most one partial frame. `skip` counts bytes of a frame we drop
+ * (zero-length or longer than in[]) still to arrive.
+ *
+ * Output: out[0..out_len) holds length-prefixed replies in query order. One uv_write is in
+ * flight at a time and covers out[0..out_busy); replies produced meanwhile are appended after
+ * it and go in the next write, so a pipelining client gets several replies per system call.
+ *
+ * `stalled`: an answerable frame waits because tcp_max_pending replies are unwritten or the
+ * output has no room for one more; reading stops until a write completes.
+ */
+struct sk_tcp_conn {
+	uv_tcp_t h;
+	uv_timer_t idle;
+	uv_write_t wr;
+	sk_worker_t *w;
+	sk_tcp_conn_t *prev, *next;
+	unsigned handles;       /* of h and idle, still open */
+	uint32_t in_len, skip;
+	uint32_t out_len, out_busy;
+	unsigned pending;       /* replies in out[] */
+	unsigned busy_replies;  /* replies in out[0..out_busy) */
+	bool reading, stalled, eof, closing;
+	uint8_t in[SK_TCP_INBUF];
+	uint8_t out[SK_TCP_OUTBUF];
+};
+
+static void conn_process(sk_tcp_conn_t *c);
+
+static void on_conn_closed(uv_handle_t *h)
+{
+	sk_tcp_conn_t *c = h->data;
+	if (--c->handles == 0)
+		free(c);
+}
+
+static void conn_close(sk_tcp_conn_t *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	sk_worker_t *w = c->w;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	w->nconn--;
+	/* A write still in flight is cancelled by libuv (on_write sees UV_ECANCELED) before the
+	 * close callbacks run, so nothing touches c after it is freed. */
+	uv_close((uv_handle_t *)&c->h, on_conn_closed);
+	uv_close((uv_handle_t *)&c->idle, on_conn_closed);
+}
+
+static void on_idle(uv_timer_t *t)
+{
+	sk_tcp_conn_t *c = t->data;
+	sk_ctr_add(&c->w->ctr.tcp_timeouts, 1);
+	conn_close(c);
+}
+
+/* Any progress, a read or a completed write, restarts the idle clock; a client that neither
+ * sends nor takes our replies is closed when it runs out. */
+static void conn_touch(sk_tcp_conn_t *c)
+{
+	uv_timer_start(&c->idle, on_idle, c->w->limits->tcp_idle_timeout_ms, 0);
+}
+
+/* Read when there is room to answer and a reason to. */
+static void conn_update_reading(sk_tcp_conn_t *c);
+
+/* Close once the client has said all it will and we have written all we will. */
+static void conn_maybe_finish(sk_tcp_conn_t *c)
+{
+	bool done_reading = c->eof || c->w->stopping;
+	if (!c->closing && done_reading && c->out_len == 0 && !c->stalled)
+		conn_close(c);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+	sk_tcp_conn_t *c = req->data;
+	if (status < 0) {
+		if (status != UV_ECANCELED) {
+			sk_ctr_add(&c->w->ctr.tcp_errors, 1);
+			conn_close(c);
+		}
+		return;
+	}
+	sk_ctr_add(&c->w->ctr.tcp_tx, c->busy_replies);
+	memmove(c->out, c->out + c->out_busy, c->out_len - c->out_busy);
+	c->out_len -= c->out_busy;
+	c->pending -= c->busy_replies;
+	c->out_busy = 0;
+	c->busy_replies = 0;
+	conn_touch(c);
+	/* conn_process answers the frames that were waiting for room and writes. */
+	conn_process(c);
+	conn_maybe_finish(c);
+}
+
+/* Start a write of everything in out[] unless one is in flight. */
+static void conn_flush(sk_tcp_conn_t *c)
+{
+	if (c->closing || c->out_busy || !c->out_len)
+		return;
+	uv_buf_t buf = uv_buf_init((char *)c->out, c->out_len);
+	c->out_busy = c->out_len;
+	c->busy_replies = c->pending;
+	if (uv_write(&c->wr, (uv_stream_t *)&c->h, &buf, 1, on_write)) {
+		sk_ctr_add(&c->w->ctr.tcp_errors, 1);
+		conn_close(c);
+	}
+}
+
+/*
+ * Answer the complete frames in in[], in order, as far as the limits allow; keep the partial
+ * frame at the front of in[]. The snapshot is entered only if a frame gets answered, and left
+ * before any system call.
+ */
+static void conn_process(sk_tcp_conn_t *c)
+{
+	sk_worker_t *w = c->w;
+	const sk_snapshot_t *snap = NULL;
+	sk_resp_info_t info;
+	uint32_t off = 0;
+	unsigned frames = 0, dropped = 0;
+
+	c->stalled = false;
+	while (!c->closing && !w->stopping) {
+		uint32_t avail = c->in_len - off;
+		if (c->skip) {
+			uint32_t n = avail < c->skip ? avail : c->skip;
+			c->skip -= n;
+			off += n;
+			if (c->skip)
+				break;
+			continue;
+		}
+		if (avail < 2)
+			break;
+		uint16_t flen = sk_get16(c->in + off);
+		if (flen == 0 || flen > SK_TCP_INBUF - 2) {
+			/* Nothing we will answer; the connection stays usable. */
+			frames++;
+			dropped++;
+			c->skip = flen;
+			off += 2;
+			continue;
+		}
+		if (avail < 2u + flen)
+			break;
+		if (c->pending >= w->limits->tcp_max_pending ||
+		    SK_TCP_OUTBUF - c->out_len < SK_TCP_REPLY_MAX) {
+			c->stalled = true;
+			break;
+		}
+		if (!snap)
+			snap = sk_snapreg_enter(w->reg, w->id);
+		size_t len = sk_respond(snap, c->in + off + 2, flen, SK_TRANSPORT_TCP,
+			c->out + c->out_len + 2, SK_MSG_MAX, &info);
+		off += 2u + flen;
+		frames++;
+		if (!len) {
+			dropped++;
+			continue;
+		}
+		sk_put16(c->out + c->out_len, (uint16_t)len);
+		c->out_len += 2 + (uint32_t)len;
+		c->pending++;
+	}
+	if (snap)
+		sk_snapreg_leave(w->reg, w->id);
+	if (frames)
+		sk_ctr_add(&w->ctr.tcp_rx, frames);
+	if (dropped)
+		sk_ctr_add(&w->ctr.tcp_dropped, dropped);
+	if (off) {
+		memmove(c->in, c->in + off, c->in_len - off);
+		c->in_len -= off;
+	}
+	conn_flush(c);
+	conn_update_reading(c);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	sk_tcp_conn_t *c = h->data;
+	(void)hint;
+	/* Never empty while reading: a partial frame is shorter than in[], and a stalled
+	 * connection does not read. */
+	*buf = uv_buf_init((char *)c->in + c->in_len, SK_TCP_INBUF - c->in_len);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	sk_tcp_conn_t *c = s->data;
+	(void)buf;
+	if (nread == 0)
+		return;
+	if (nread < 0) {
+		if (nread != UV_EOF) {
+			sk_ctr_add(&c->w->ctr.tcp_errors, 1);
+			conn_close(c);
+			return;
+		}
+		/* The client is done sending (RFC 7766 s6.2.3: finish the replies, then close). */
+		c->eof = true;
+		conn_update_reading(c);
+		conn_maybe_finish(c);
+		return;
+	}
+	c->in_len += (uint32_t)nread;
+	conn_touch(c);
+	conn_process(c);
+}
+
+static void conn_update_reading(sk_tcp_conn_t *c)
+{
+	bool want = !c->closing && !c->stalled && !c->eof && !c->w->stopping;
+	if (want == c->reading)
+		return;
+	if (want && uv_read_start((uv_stream_t *)&c->h, on_alloc, on_read)) {
+		sk_ctr_add(&c->w->ctr.tcp_errors, 1);
+		conn_close(c);
+		return;
+	}
+	if (!want)
+		uv_read_stop((uv_stream_t *)&c->h);
+	c->reading = want;
+}
+
+static void free_handle(uv_handle_t *h)
+{
+	free(h);
+}
+
+/*
+ * At tcp_max_clients the connection is accepted and closed at once rather than left in the
+ * backlog: with SO_REUSEPORT the kernel keeps routing new clients to this worker's listener,
+ * and a listener that stops accepting would leave them hanging until their own timeout. A
+ * prompt close tells the client to retry (another source port likely lands on another worker).
+ */
+static void reject(uv_stream_t *server)
+{
+	sk_worker_t *w = ((sk_tcp_listener_t *)server->data)->w;
+	uv_tcp_t *t = malloc(sizeof *t);
+	if (!t) {
+		/* libuv stops accepting until an accept succeeds; nothing better to do. */
+		sk_err("tcp: out of memory, cannot accept");
+		return;
+	}
+	uv_tcp_init(&w->loop, t);
+	(void)uv_accept(server, (uv_stream_t *)t);
+	uv_close((uv_handle_t *)t, free_handle);
+	sk_ctr_add(&w->ctr.tcp_rejected, 1);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	sk_worker_t *w = ((sk_tcp_listener_t *)server->data)->w;
+	if (status < 0) {
+		sk_ctr_add(&w->ctr.tcp_errors, 1);
+		sk_debug("tcp accept: %s", uv_strerror(status));
+		return;
+	}
+	if (w->nconn >= w->limits->tcp_max_clients || w->stopping) {
+		reject(server);
+		return;
+	}
+	sk_tcp_conn_t *c = malloc(sizeof *c);
+	if (!c) {
+		reject(server);
+		return;
+	}
+	/* Only the bookkeeping is cleared: the buffers are written before they are read. */
+	memset(c, 0, offsetof(sk_tcp_conn_t, in));
+	c->w = w;
+	c->h.data = c->idle.data = c->wr.data = c;
+	uv_tcp_init(&w->loop, &c->h);
+	uv_timer_init(&w->loop, &c->idle);
+	c->handles = 2;
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	w->nconn++;
+	if (uv_accept(server, (uv_stream_t *)&c->h)) {
+		sk_ctr_add(&w->ctr.tcp_errors, 1);
+		conn_close(c);
+		return;
+	}
+	sk_ctr_add(&w->ctr.tcp_accepted, 1);
+	/* Replies are written whole; Nagle would hold the second of two pipelined replies back
+	 * until the client acknowledges the first. */
+	uv_tcp_nodelay(&c->h, 1);
+	conn_touch(c);
+	conn_update_reading(c);
+}
+
+int sk_tcp_listener_init(sk_worker_t *w, sk_tcp_listener_t *l, int fd)
+{
+	int rc = uv_tcp_init(&w->loop, &l->h);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	l->w = w;
+	l->h.data = l;
+	l->open = true;
+	if ((rc = uv_tcp_open(&l->h, fd)))
+		close(fd);   /* the handle is closed with the loop; it does not own fd yet */
+	return rc;
+}
+
+int sk_tcp_listener_start(sk_tcp_listener_t *l)
+{
+	/* The socket already listens (sk_sock_tcp); this only hooks it into the loop. */
+	return uv_listen((uv_stream_t *)&l->h, 1024, on_connection);
+}
+
+void sk_tcp_listener_close(sk_tcp_listener_t *l)
+{
+	if (l->open && !uv_is_closing((uv_handle_t *)&l->h))
+		uv_close((uv_handle_t *)&l->h, NULL);
+}
+
+void sk_tcp_drain(sk_worker_t *w)
+{
+	sk_tcp_conn_t *c = w->conns, *next;
+	for (; c; c = next) {
+		next = c->next;
+		/* Queries not answered yet are dropped; replies already built still go out. */
+		c->in_len = c->skip = 0;
+		c->stalled = false;
+		conn_update_reading(c);
+		conn_maybe_finish(c);
+	}
+}
+
+void sk_tcp_close_all(sk_worker_t *w)
+{
+	while (w->conns)
+		conn_close(w->conns);
+}

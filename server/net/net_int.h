@@ -1,0 +1,114 @@
+/* net_int.h -- what worker.c, udp.c, tcp.c and sockopt.c share; not for use outside net/ */
+#ifndef SK_NET_INT_H
+#define SK_NET_INT_H
+
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "net/net.h"
+
+#define SK_CACHELINE 64
+
+typedef struct sk_worker sk_worker_t;
+typedef struct sk_udp sk_udp_t;
+typedef struct sk_tcp_conn sk_tcp_conn_t;
+
+/* One listening TCP socket of one worker. */
+typedef struct sk_tcp_listener {
+	uv_tcp_t h;
+	sk_worker_t *w;
+	bool open;          /* h is initialised and must be closed */
+} sk_tcp_listener_t;
+
+/* What a worker knows of its net: copied from the config at start, read-only afterwards. */
+typedef struct sk_net_limits {
+	unsigned tcp_max_clients;
+	unsigned tcp_idle_timeout_ms;
+	unsigned tcp_max_pending;
+} sk_net_limits_t;
+
+/*
+ * Everything one worker thread owns. Only that thread touches it once started, except `ctr`
+ * (read by sk_net_stats) and `wake` (uv_async_send from the stopping thread). Aligned so that
+ * two workers' hot fields never share a cache line.
+ */
+struct sk_worker {
+	alignas(SK_CACHELINE) uv_loop_t loop;
+	sk_net_t *net;
+	sk_snapreg_t *reg;
+	const sk_net_limits_t *limits;
+	unsigned id;            /* reader index in the snapshot registry */
+	bool loop_open;         /* loop initialised and not yet finished */
+	size_t nsock;           /* one UDP socket and one TCP listener per listen address */
+	sk_udp_t **udp;
+	sk_tcp_listener_t *tcp;
+	sk_tcp_conn_t *conns;   /* open connections, a doubly linked list */
+	unsigned nconn;
+	bool stopping;
+	unsigned drain_ms;      /* set with the stop request, read after `wake` fires */
+	uv_async_t wake;        /* stop request */
+	uv_timer_t drain;       /* shutdown deadline for TCP replies still being written */
+	sk_net_stats_t ctr;
+};
+
+/*
+ * Add to a counter of the worker that owns it. Only the owner writes, so a relaxed load and store
+ * is enough (no locked instruction on the hot path) while sk_net_stats may still read it whole.
+ */
+static inline void sk_ctr_add(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+/* sockopt.c */
+
+/*
+ * Open a UDP socket bound to `sa`, nonblocking, SO_REUSEPORT, IPV6_V6ONLY on IPv6, and with
+ * IP_PKTINFO / IPV6_RECVPKTINFO when `sa` is a wildcard (*pktinfo tells). Stores the descriptor
+ * in *fd. Returns 0 or -errno with nothing open.
+ */
+int sk_sock_udp(const struct sockaddr *sa, socklen_t len, int *fd, bool *pktinfo);
+
+/* Open a TCP socket bound to `sa` and listening, with the same options. Returns 0 or -errno. */
+int sk_sock_tcp(const struct sockaddr *sa, socklen_t len, int *fd);
+
+/* Write "address@port" for `sa` into buf (IPv6 without brackets, as the config takes it). */
+void sk_sock_format(const struct sockaddr *sa, char *buf, size_t size);
+
+/* udp.c */
+
+/* Create the UDP side of worker `w` on the bound socket `fd` (ownership taken, closed on failure). */
+int sk_udp_new(sk_worker_t *w, int fd, bool pktinfo, sk_udp_t **out);
+
+/* Start polling (in the worker thread, or before it starts). */
+int sk_udp_start(sk_udp_t *u);
+
+/* Stop: one last nonblocking try at unsent replies, then close the handle; the socket is closed
+ * when libuv has let go of it, the memory by sk_udp_free once the loop has ended. */
+void sk_udp_close(sk_udp_t *u);
+
+/* Free a UDP side whose handle was never started or is closed. Accepts NULL. */
+void sk_udp_free(sk_udp_t *u);
+
+/* tcp.c */
+
+/* Make `fd`, bound and listening, worker `w`'s listener `l`. Ownership of fd taken. */
+int sk_tcp_listener_init(sk_worker_t *w, sk_tcp_listener_t *l, int fd);
+
+/* Start accepting. */
+int sk_tcp_listener_start(sk_tcp_listener_t *l);
+
+/* Stop accepting and close the listener. */
+void sk_tcp_listener_close(sk_tcp_listener_t *l);
+
+/* Shutdown: stop reading every connection; close those with nothing left to write, let the
+ * others finish writing. */
+void sk_tcp_drain(sk_worker_t *w);
+
+/* Close every connection now (drain deadline). */
+void sk_tcp_close_all(sk_worker_t *w);
+
+#endif
