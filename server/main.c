@@ -12,8 +12,10 @@
 #include "db/db.h"
 #include "db/snapshot.h"
 #include "net/net.h"
+#include "telemetry/telemetry.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/tagset.h"
 
 /* How long replies already built may take to reach TCP clients after SIGTERM. */
 #define SK_DRAIN_MS 5000
@@ -33,11 +35,12 @@ typedef struct sk_running {
 typedef struct sk_app {
 	const char *path;
 	sk_snapreg_t *reg;
+	sk_telemetry_t *tm;     /* NULL when no sink is configured */
 	sk_net_t *net;
 	sk_running_t running;
 	uv_loop_t loop;
 	bool loop_open;
-	uv_signal_t sig_hup, sig_term, sig_int;
+	uv_signal_t sig_hup, sig_term, sig_int, sig_usr1;
 	uv_async_t loaded;      /* the loader thread has finished */
 	pthread_t loader;
 	bool loading;           /* a loader thread exists and has not been joined */
@@ -56,7 +59,8 @@ static void usage(FILE *f)
 		"  -d, --debug        debug logging\n"
 		"  -V, --version      print the version\n"
 		"  -h, --help         this text\n"
-		"signals: SIGHUP reloads the config and zones, SIGTERM or SIGINT stops.\n");
+		"signals: SIGHUP reloads the config and zones, SIGUSR1 reopens telemetry files,\n"
+		"         SIGTERM or SIGINT stops.\n");
 }
 
 static int check(const char *path)
@@ -136,6 +140,9 @@ static void reload(sk_app_t *app)
 		return;
 	}
 	warn_restart(&app->running, next->conf);
+	/* Geo databases are reopened here; a bad one is reported and the old one kept, which
+	 * need not hold the zones back. */
+	sk_telemetry_reload(app->tm, next->conf);
 	next->generation = cur->generation + 1;
 	unsigned long long gen = next->generation;
 	size_t zones = sk_db_zone_count(next->db);
@@ -153,15 +160,24 @@ static void *loader_main(void *arg)
 	return NULL;
 }
 
-/* Start a thread with the daemon's signals blocked, so that they reach the main loop. */
-static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+/* Block the daemon's signals in the calling thread (and the threads it starts meanwhile), so
+ * that they reach the main loop; *old receives the mask to restore. */
+static void block_signals(sigset_t *old)
 {
-	sigset_t block, old;
+	sigset_t block;
 	sigemptyset(&block);
 	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
+	sigaddset(&block, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &block, old);
+}
+
+/* Start a thread with the daemon's signals blocked. */
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t old;
+	block_signals(&old);
 	int rc = -pthread_create(t, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
@@ -204,6 +220,15 @@ static void on_hup(uv_signal_t *s, int signum)
 		start_reload(app);
 }
 
+/* SIGUSR1: logrotate has moved the telemetry files; open new ones. */
+static void on_usr1(uv_signal_t *s, int signum)
+{
+	sk_app_t *app = s->data;
+	(void)signum;
+	sk_info("SIGUSR1: reopening telemetry files");
+	sk_telemetry_reopen(app->tm);
+}
+
 static void on_term(uv_signal_t *s, int signum)
 {
 	sk_app_t *app = s->data;
@@ -227,11 +252,14 @@ static int signals_init(sk_app_t *app)
 	uv_signal_init(&app->loop, &app->sig_hup);
 	uv_signal_init(&app->loop, &app->sig_term);
 	uv_signal_init(&app->loop, &app->sig_int);
+	uv_signal_init(&app->loop, &app->sig_usr1);
 	uv_async_init(&app->loop, &app->loaded, on_loaded);
-	app->sig_hup.data = app->sig_term.data = app->sig_int.data = app->loaded.data = app;
+	app->sig_hup.data = app->sig_term.data = app->sig_int.data = app->sig_usr1.data = app;
+	app->loaded.data = app;
 	if ((rc = uv_signal_start(&app->sig_hup, on_hup, SIGHUP)) ||
 	    (rc = uv_signal_start(&app->sig_term, on_term, SIGTERM)) ||
-	    (rc = uv_signal_start(&app->sig_int, on_term, SIGINT)))
+	    (rc = uv_signal_start(&app->sig_int, on_term, SIGINT)) ||
+	    (rc = uv_signal_start(&app->sig_usr1, on_usr1, SIGUSR1)))
 		return rc;
 	return 0;
 }
@@ -286,7 +314,13 @@ static int run(const char *path)
 		goto fail;
 	}
 	/* snap->conf stays valid here: nothing can publish before the loop runs. */
-	if ((rc = sk_net_new(snap->conf, app.reg, &app.net)))
+	sigset_t old;
+	block_signals(&old);
+	rc = sk_telemetry_start(snap->conf, app.running.workers, &app.tm);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc)
+		goto fail;
+	if ((rc = sk_net_new(snap->conf, app.reg, app.tm, &app.net)))
 		goto fail;
 	if ((rc = signals_init(&app))) {
 		sk_err("signals: %s", sk_strerror(rc));
@@ -301,12 +335,15 @@ static int run(const char *path)
 fail:
 	/* Each step that failed has said why; sk_net_new names the address it could not bind. */
 	sk_net_free(app.net);
+	/* After the workers: drain every ring, flush and close the sinks (nothing accepted is lost). */
+	sk_telemetry_stop(app.tm);
 	if (app.loop_open) {
 		uv_walk(&app.loop, close_any, NULL);
 		uv_run(&app.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&app.loop);
 	}
 	sk_snapreg_free(app.reg);
+	sk_tagset_free_all();
 	free(app.running.addr);
 	return rc ? 1 : 0;
 }

@@ -220,7 +220,8 @@ static size_t reply_query(reply_t *r, const sk_snapshot_t *snap, int transport, 
 	}
 	if (q->qclass == SK_CLASS_CH)
 		return reply_chaos(r);
-	if (q->qclass != SK_CLASS_IN) {
+	/* QCLASS * matches every class (RFC 1035 3.2.5); all our data is IN, so it gets the IN answer. */
+	if (q->qclass != SK_CLASS_IN && q->qclass != SK_CLASS_ANY) {
 		r->rcode = SK_RCODE_REFUSED;
 		return reply_empty(r);
 	}

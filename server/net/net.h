@@ -7,6 +7,7 @@
 
 #include "conf/conf.h"
 #include "db/snapshot.h"
+#include "telemetry/telemetry.h"
 
 /*
  * One sk_net_t runs `conf->workers` threads, each with its own libuv loop, and on every listen
@@ -38,10 +39,12 @@ typedef struct sk_net_stats {
  * Open, bind and listen on every socket for every worker, in the calling thread, so that a bad
  * address fails here with an error naming it (logged) before any thread starts. Reads `conf` (listen
  * addresses, workers, tcp_* limits) and keeps copies, not pointers: a later reload cannot change
- * them. `reg` is borrowed, must have `conf->workers` readers and outlive the net.
+ * them. `reg` is borrowed, must have `conf->workers` readers and outlive the net. `tm` (borrowed,
+ * NULL when telemetry is off) gives worker i its ring sk_telemetry_ring(tm, i); every answered
+ * query is pushed there, or counted as dropped when the ring is full.
  * Returns 0 and stores the net in *out, or a negative code with nothing left open.
  */
-int sk_net_new(const sk_conf_t *conf, sk_snapreg_t *reg, sk_net_t **out);
+int sk_net_new(const sk_conf_t *conf, sk_snapreg_t *reg, sk_telemetry_t *tm, sk_net_t **out);
 
 /*
  * Start the worker threads. They run with every signal that the daemon handles blocked, so the

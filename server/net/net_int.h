@@ -9,6 +9,8 @@
 #include <uv.h>
 
 #include "net/net.h"
+#include "telemetry/ring.h"
+#include "telemetry/telemetry.h"
 
 #define SK_CACHELINE 64
 
@@ -41,6 +43,7 @@ struct sk_worker {
 	sk_snapreg_t *reg;
 	const sk_net_limits_t *limits;
 	unsigned id;            /* reader index in the snapshot registry */
+	sk_ring_t *ring;        /* this worker's telemetry ring, NULL when telemetry is off */
 	bool loop_open;         /* loop initialised and not yet finished */
 	size_t nsock;           /* one UDP socket and one TCP listener per listen address */
 	sk_udp_t **udp;
@@ -61,6 +64,22 @@ struct sk_worker {
 static inline void sk_ctr_add(uint64_t *c, uint64_t n)
 {
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+/*
+ * Record one answered query in the worker's telemetry ring. Called inside the snapshot batch
+ * (the zone in `info` must be alive). Never waits: a full ring drops the event and counts it.
+ */
+static inline void sk_capture(sk_worker_t *w, const sk_resp_info_t *info, int transport,
+	const struct sockaddr *src, const struct sockaddr *dst, uint64_t now)
+{
+	sk_event_t *ev = sk_ring_reserve(w->ring);
+	if (!ev)
+		return;
+	const sk_tagset_t *tags;
+	uint8_t zone_off = sk_event_zone(info, &tags);
+	sk_event_fill(ev, info, transport, src, dst, now, tags, zone_off);
+	sk_ring_commit(w->ring);
 }
 
 /* sockopt.c */

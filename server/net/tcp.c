@@ -42,6 +42,7 @@ struct sk_tcp_conn {
 	unsigned pending;       /* replies in out[] */
 	unsigned busy_replies;  /* replies in out[0..out_busy) */
 	bool reading, stalled, eof, closing;
+	struct sockaddr_storage peer, local;   /* for telemetry, read once at accept */
 	uint8_t in[SK_TCP_INBUF];
 	uint8_t out[SK_TCP_OUTBUF];
 };
@@ -147,6 +148,7 @@ static void conn_process(sk_tcp_conn_t *c)
 	sk_resp_info_t info;
 	uint32_t off = 0;
 	unsigned frames = 0, dropped = 0;
+	uint64_t now = 0;
 
 	c->stalled = false;
 	while (!c->closing && !w->stopping) {
@@ -177,8 +179,10 @@ static void conn_process(sk_tcp_conn_t *c)
 			c->stalled = true;
 			break;
 		}
-		if (!snap)
+		if (!snap) {
 			snap = sk_snapreg_enter(w->reg, w->id);
+			now = w->ring ? sk_now_us() : 0;
+		}
 		size_t len = sk_respond(snap, c->in + off + 2, flen, SK_TRANSPORT_TCP,
 			c->out + c->out_len + 2, SK_MSG_MAX, &info);
 		off += 2u + flen;
@@ -187,6 +191,9 @@ static void conn_process(sk_tcp_conn_t *c)
 			dropped++;
 			continue;
 		}
+		if (w->ring)
+			sk_capture(w, &info, SK_TRANSPORT_TCP, (const struct sockaddr *)&c->peer,
+				(const struct sockaddr *)&c->local, now);
 		sk_put16(c->out + c->out_len, (uint16_t)len);
 		c->out_len += 2 + (uint32_t)len;
 		c->pending++;
@@ -313,6 +320,16 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	sk_ctr_add(&w->ctr.tcp_accepted, 1);
+	if (w->ring) {
+		int plen = sizeof c->peer, llen = sizeof c->local;
+		if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &plen) ||
+		    uv_tcp_getsockname(&c->h, (struct sockaddr *)&c->local, &llen)) {
+			/* Gone already: nothing to serve or record. */
+			sk_ctr_add(&w->ctr.tcp_errors, 1);
+			conn_close(c);
+			return;
+		}
+	}
 	/* Replies are written whole; Nagle would hold the second of two pipelined replies back
 	 * until the client acknowledges the first. */
 	uv_tcp_nodelay(&c->h, 1);

@@ -32,6 +32,7 @@ struct sk_udp {
 	sk_worker_t *w;
 	int fd;
 	bool pktinfo;           /* wildcard bind: reply from the address each query came to */
+	struct sockaddr_storage local;  /* the bound address: the destination telemetry records */
 	unsigned tx_off, tx_n;  /* tx[tx_off..tx_n) still to send */
 	struct mmsghdr rx[SK_UDP_BATCH];
 	struct mmsghdr tx[SK_UDP_BATCH];
@@ -57,6 +58,11 @@ int sk_udp_new(sk_worker_t *w, int fd, bool pktinfo, sk_udp_t **out)
 	u->w = w;
 	u->fd = fd;
 	u->pktinfo = pktinfo;
+	socklen_t llen = sizeof u->local;
+	if (getsockname(fd, (struct sockaddr *)&u->local, &llen) < 0) {
+		rc = -errno;
+		goto fail;
+	}
 	for (unsigned i = 0; i < SK_UDP_BATCH; i++) {
 		u->rx_iov[i] = (struct iovec){ u->rx_buf[i], SK_UDP_SLOT };
 		u->rx[i].msg_hdr.msg_name = &u->peer[i];
@@ -111,6 +117,30 @@ static socklen_t reply_control(const struct msghdr *rx, sk_cmsgbuf_t *ctl)
 	return 0;   /* no destination reported: let the kernel choose */
 }
 
+/*
+ * The address query i came to, for telemetry: the bound address, or on a wildcard bind the one
+ * IP_PKTINFO / IPV6_PKTINFO reported, with the bound port.
+ */
+static const struct sockaddr *query_dst(const sk_udp_t *u, const struct msghdr *rx,
+	struct sockaddr_storage *buf)
+{
+	if (!u->pktinfo)
+		return (const struct sockaddr *)&u->local;
+	*buf = u->local;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(rx); cm; cm = CMSG_NXTHDR((struct msghdr *)rx, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(cm), sizeof pi);
+			((struct sockaddr_in *)buf)->sin_addr = pi.ipi_addr;
+		} else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(cm), sizeof pi);
+			((struct sockaddr_in6 *)buf)->sin6_addr = pi.ipi6_addr;
+		}
+	}
+	return (const struct sockaddr *)buf;
+}
+
 /* Read one batch. Returns the number of datagrams, 0 when there is none. */
 static int receive(sk_udp_t *u)
 {
@@ -145,6 +175,8 @@ static void answer(sk_udp_t *u, int n)
 	sk_worker_t *w = u->w;
 	sk_resp_info_t info;
 	unsigned k = 0, truncated = 0, dropped = 0;
+	/* One clock read per batch: recvmmsg returned them together, microseconds apart. */
+	uint64_t now = w->ring ? sk_now_us() : 0;
 	const sk_snapshot_t *snap = sk_snapreg_enter(w->reg, w->id);
 	for (int i = 0; i < n; i++) {
 		const struct msghdr *rh = &u->rx[i].msg_hdr;
@@ -157,6 +189,11 @@ static void answer(sk_udp_t *u, int n)
 		if (!len) {
 			dropped++;
 			continue;
+		}
+		if (w->ring) {
+			struct sockaddr_storage dst;
+			sk_capture(w, &info, SK_TRANSPORT_UDP, (const struct sockaddr *)&u->peer[i],
+				query_dst(u, rh, &dst), now);
 		}
 		u->tx_iov[i] = (struct iovec){ u->tx_buf[i], len };
 		struct msghdr *th = &u->tx[k++].msg_hdr;

@@ -116,10 +116,11 @@ fail:
 	return rc;
 }
 
-static int worker_init(sk_net_t *net, sk_worker_t *w, unsigned id)
+static int worker_init(sk_net_t *net, sk_worker_t *w, unsigned id, sk_telemetry_t *tm)
 {
 	int rc;
 	w->net = net;
+	w->ring = sk_telemetry_ring(tm, id);
 	w->reg = net->reg;
 	w->limits = &net->limits;
 	w->id = id;
@@ -136,7 +137,7 @@ static int worker_init(sk_net_t *net, sk_worker_t *w, unsigned id)
 	return w->udp && w->tcp ? 0 : -ENOMEM;
 }
 
-int sk_net_new(const sk_conf_t *conf, sk_snapreg_t *reg, sk_net_t **out)
+int sk_net_new(const sk_conf_t *conf, sk_snapreg_t *reg, sk_telemetry_t *tm, sk_net_t **out)
 {
 	int rc = -ENOMEM;
 	sk_net_t *net = calloc(1, sizeof *net);
@@ -158,7 +159,7 @@ int sk_net_new(const sk_conf_t *conf, sk_snapreg_t *reg, sk_net_t **out)
 		goto fail;
 	memset(net->workers, 0, net->nworkers * sizeof *net->workers);
 	for (unsigned j = 0; j < net->nworkers; j++)
-		if ((rc = worker_init(net, &net->workers[j], j)))
+		if ((rc = worker_init(net, &net->workers[j], j, tm)))
 			goto fail;
 	for (size_t i = 0; i < net->nlisten; i++)
 		if ((rc = open_listen(net, &conf->listen[i], i)))

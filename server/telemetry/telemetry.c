@@ -143,17 +143,23 @@ static void publish_stats(sk_telemetry_t *t)
 	}
 }
 
+/* Log the counters. Telemetry thread only: it asks the sinks themselves (publishing what they
+ * say for other threads on the way), so the line is exact even at the very end. */
 static void log_stats(sk_telemetry_t *t)
 {
 	sk_telemetry_stats_t st;
-	char line[512];
+	char line[512] = "";
 	size_t o = 0;
 
+	publish_stats(t);
 	sk_telemetry_stats(t, &st);
-	for (unsigned s = 0; s < st.nsinks && o < sizeof line; s++)
+	for (unsigned s = 0; s < t->nsinks && o < sizeof line; s++) {
+		sk_sink_stats_t now = { 0, 0 };
+		t->sinks[s].ops->stats(t->sinks[s].state, &now);
 		o += (size_t)snprintf(line + o, sizeof line - o, "%s written %llu failed %llu; ",
-			st.sink[s].name, (unsigned long long)st.sink[s].written,
-			(unsigned long long)st.sink[s].failed);
+			t->sinks[s].ops->name, (unsigned long long)now.written,
+			(unsigned long long)now.failed);
+	}
 	sk_info("telemetry: %sdropped (ring full) %llu; processed %llu", line,
 		(unsigned long long)st.dropped, (unsigned long long)st.processed);
 }
@@ -193,7 +199,6 @@ static void *run(void *arg)
 		;
 	for (unsigned s = 0; s < t->nsinks; s++)
 		t->sinks[s].ops->flush(t->sinks[s].state);
-	publish_stats(t);
 	log_stats(t);
 	return NULL;
 }
