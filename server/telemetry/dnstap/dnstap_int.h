@@ -1,0 +1,84 @@
+/* dnstap_int.h -- internals shared by the dnstap sink's files: transport and message packing */
+#ifndef SK_DNSTAP_INT_H
+#define SK_DNSTAP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <fstrm.h>
+
+#include "conf/conf.h"
+#include "telemetry/sink.h"
+
+#define SK_DNSTAP_CONTENT_TYPE "protobuf:dnstap.Dnstap"
+
+/* How long a reader may stall a write or the handshake, and a connect may take, before the
+ * destination counts as gone. Bounds how long close() can wait on a dead reader. */
+#define SK_DNSTAP_IO_TIMEOUT_MS 2000
+
+/* After the destination failed, how long before it is tried again. Records arriving meanwhile
+ * are counted failed at once rather than queued behind a reader that has just stalled. */
+#define SK_DNSTAP_RETRY_MS 1000
+
+/*
+ * The destination under libfstrm's writer (io.c). The sink owns this struct; libfstrm's I/O
+ * thread calls its operations, and is then the only thread that touches it, until
+ * fstrm_iothr_destroy() has returned.
+ */
+typedef struct sk_dtio {
+	sk_dnstap_mode_t mode;
+	char *path;                     /* file or unix socket path (owned) */
+	struct sockaddr_storage addr;   /* SK_DNSTAP_TCP */
+	socklen_t addrlen;
+	char where[128];                /* the destination as text, for logs */
+	int fd;                         /* -1 when closed */
+	bool preopened;                 /* fd is a file sk_dtio_preopen() opened, not yet used */
+	bool ok;                        /* the destination took everything written since it was
+	                                   opened: frames released now were delivered */
+	uint64_t retry_at_ms;           /* CLOCK_MONOTONIC: no reopening before this */
+	uint64_t warned_ms;             /* when an outage was last logged */
+	bool down_logged;               /* an outage was logged; log the recovery */
+} sk_dtio_t;
+
+/* Fill `io` for `conf` (copies the path). 0, -EINVAL for an unusable conf, -ENAMETOOLONG for
+ * a unix path that does not fit sockaddr_un, -ENOMEM. Opens nothing. */
+int sk_dtio_init(sk_dtio_t *io, const sk_dnstap_conf_t *conf);
+
+/* Close the destination if open and free the path. Only when no I/O thread uses `io`. */
+void sk_dtio_fini(sk_dtio_t *io);
+
+/*
+ * Open a file destination now, from the calling thread, so that a path that cannot be written
+ * is an error at open rather than a stream of failed records; the I/O thread then finds it open.
+ * A file with data already at the path is first renamed aside (see telemetry/dnstap.h).
+ * Sockets do nothing here: their reader may come later. 0 or a negative errno.
+ */
+int sk_dtio_preopen(sk_dtio_t *io);
+
+/* A new fstrm writer over `io`, with the dnstap content type, bidirectional for sockets (the
+ * READY/ACCEPT handshake) and unidirectional for a file. NULL on failure. `io` must outlive it. */
+struct fstrm_writer *sk_dtio_writer(sk_dtio_t *io);
+
+/* Room for the extra JSON; a record whose JSON would be longer gets {"seq":N} (see message.c). */
+#define SK_DNSTAP_EXTRA_MAX 16384
+
+/* Write the extra JSON of `rec` (layout in telemetry/dnstap.h) into out[0..cap); returns its
+ * length (never 0 for cap >= 64). Never allocates. */
+size_t sk_dnstap_extra(char *out, size_t cap, const sk_record_t *rec);
+
+typedef enum { SK_DNSTAP_AQ, SK_DNSTAP_AR } sk_dnstap_kind_t;
+
+/*
+ * Pack one Dnstap payload of `kind` for `rec`, with `extra` (len bytes, may be 0) as its extra
+ * field, into a new malloc'd buffer: stores it in *out and its size in *len. The caller owns the
+ * buffer. 0 or -ENOMEM.
+ */
+int sk_dnstap_pack(sk_dnstap_kind_t kind, const sk_record_t *rec, const char *extra,
+	size_t extra_len, uint8_t **out, size_t *len);
+
+/* Does `rec` get an AUTH_RESPONSE (when responses are on)? Only when a reply was sent. */
+bool sk_dnstap_has_response(const sk_record_t *rec);
+
+#endif

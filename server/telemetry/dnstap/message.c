@@ -1,0 +1,276 @@
+/* message.c -- one telemetry record as dnstap protobuf payloads, and its extra JSON */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/wire.h"
+#include "telemetry/dnstap/dnstap_int.h"
+#include "util/json.h"
+#include "util/tagset.h"
+
+#include "dnstap.pb-c.h"
+
+#define SERVER_VERSION "sinkholed " SK_VERSION
+
+/* ---- extra: a JSON object built into a fixed buffer ---- */
+
+typedef struct jbuf {
+	char *p;
+	size_t len, cap;
+	bool full;    /* something did not fit: the text is unusable */
+} jbuf_t;
+
+static void put(jbuf_t *b, const char *s, size_t n)
+{
+	if (b->full || n >= b->cap - b->len) {
+		b->full = true;
+		return;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+#define PUT(b, lit) put((b), (lit), sizeof(lit) - 1)
+
+static void putf(jbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(jbuf_t *b, const char *fmt, ...)
+{
+	char tmp[64];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof tmp)
+		b->full = true;
+	else
+		put(b, tmp, (size_t)n);
+}
+
+/* A quoted JSON string; sk_json_escape() guarantees valid UTF-8 whatever the bytes. */
+static void put_str(jbuf_t *b, const char *s)
+{
+	PUT(b, "\"");
+	if (!b->full) {
+		size_t n = sk_json_escape(b->p + b->len, b->cap - b->len, s, strlen(s));
+		if (n == (size_t)-1 || n >= b->cap - b->len)
+			b->full = true;
+		else
+			b->len += n;
+	}
+	PUT(b, "\"");
+}
+
+/* `,"key":` before every key but the object's first. */
+static void put_key(jbuf_t *b, bool *first, const char *key)
+{
+	if (!*first)
+		PUT(b, ",");
+	*first = false;
+	PUT(b, "\"");
+	put(b, key, strlen(key));
+	PUT(b, "\":");
+}
+
+/* The same object, with the same keys and number forms, as the JSONL sink writes for "geo". */
+static void put_geo(jbuf_t *b, const sk_geo_info_t *g)
+{
+	bool first = true;
+	PUT(b, "{");
+	if (g->country[0]) {
+		put_key(b, &first, "country");
+		put_str(b, g->country);
+	}
+	if (g->region_code[0]) {
+		put_key(b, &first, "region_code");
+		put_str(b, g->region_code);
+	}
+	if (g->region[0]) {
+		put_key(b, &first, "region");
+		put_str(b, g->region);
+	}
+	if (g->city[0]) {
+		put_key(b, &first, "city");
+		put_str(b, g->city);
+	}
+	if (g->has_location && isfinite(g->latitude) && isfinite(g->longitude)) {
+		put_key(b, &first, "lat");
+		putf(b, "%.4f", g->latitude);
+		put_key(b, &first, "lon");
+		putf(b, "%.4f", g->longitude);
+	}
+	if (g->asn) {
+		put_key(b, &first, "asn");
+		putf(b, "%" PRIu32, g->asn);
+	}
+	if (g->as_org[0]) {
+		put_key(b, &first, "as_org");
+		put_str(b, g->as_org);
+	}
+	PUT(b, "}");
+}
+
+size_t sk_dnstap_extra(char *out, size_t cap, const sk_record_t *rec)
+{
+	const sk_event_t *ev = rec->ev;
+	jbuf_t b = { .p = out, .cap = cap };
+	bool first = true;
+
+	PUT(&b, "{");
+	put_key(&b, &first, "seq");
+	putf(&b, "%" PRIu64, rec->seq);
+	if (rec->zone) {
+		put_key(&b, &first, "zone");
+		put_str(&b, rec->zone);
+	}
+	if (ev->tags && ev->tags->n > 0 && ev->tags->json) {
+		put_key(&b, &first, "tags");
+		put(&b, ev->tags->json, strlen(ev->tags->json));
+	}
+	if (rec->geo) {
+		put_key(&b, &first, "geo");
+		put_geo(&b, rec->geo);
+	}
+	if (rec->ecs) {
+		put_key(&b, &first, "ecs");
+		put_str(&b, rec->ecs);
+	}
+	if (rec->ecs_geo) {
+		put_key(&b, &first, "ecs_geo");
+		put_geo(&b, rec->ecs_geo);
+	}
+	if (ev->rsize) {
+		put_key(&b, &first, "rsize");
+		putf(&b, "%u", (unsigned)ev->rsize);
+	}
+	if (ev->flags & SK_EV_CUT) {
+		put_key(&b, &first, "cut");
+		PUT(&b, "true");
+	}
+	PUT(&b, "}");
+
+	if (b.full) {
+		/* Only an absurd tag set gets here; the record still goes out, with its number. */
+		int n = snprintf(out, cap, "{\"seq\":%" PRIu64 "}", rec->seq);
+		return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+	}
+	return b.len;
+}
+
+/* ---- the protobuf payloads ---- */
+
+bool sk_dnstap_has_response(const sk_record_t *rec)
+{
+	return rec->ev->rsize > 0;
+}
+
+static bool has_question(const sk_event_t *ev)
+{
+	return (ev->flags & SK_EV_PARSED) && ev->qname_len > 0 &&
+		(size_t)SK_HDR_LEN + ev->qname_len + 4 <= ev->qlen;
+}
+
+/*
+ * The reply as far as the event knows it: the header the client got (ID, flags with the low
+ * bits of the rcode; extended rcode bits would need an OPT record, which is not rebuilt) and the
+ * question copied from the query. The answer records are deliberately absent: they are the
+ * zone's own data, identical for every client, and not kept in the event. out: at least
+ * SK_HDR_LEN + 255 + 4 bytes.
+ */
+static size_t build_response(const sk_event_t *ev, uint8_t *out)
+{
+	bool q = has_question(ev);
+	sk_put16(out, ev->id);
+	sk_hdr_set_flags(out, (uint16_t)((ev->rflags & ~0x000fu) | (ev->rcode & 0x000fu)));
+	sk_hdr_set_counts(out, q ? 1 : 0, 0, 0, 0);
+	if (!q)
+		return SK_HDR_LEN;
+	size_t n = (size_t)ev->qname_len + 4;
+	memcpy(out + SK_HDR_LEN, ev->query + SK_HDR_LEN, n);
+	return SK_HDR_LEN + n;
+}
+
+/* The matched zone's apex in wire form, lower case (the query keeps the client's case). */
+static size_t zone_apex(const sk_event_t *ev, uint8_t *out)
+{
+	if (!has_question(ev) || ev->zone_off == SK_EV_NO_ZONE || ev->zone_off >= ev->qname_len)
+		return 0;
+	size_t n = (size_t)ev->qname_len - ev->zone_off;
+	const uint8_t *src = ev->query + SK_HDR_LEN + ev->zone_off;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (src[i] >= 'A' && src[i] <= 'Z') ? (uint8_t)(src[i] + 32) : src[i];
+	return n;
+}
+
+static ProtobufCBinaryData bin(const void *p, size_t len)
+{
+	return (ProtobufCBinaryData){ .len = len, .data = (uint8_t *)(uintptr_t)p };
+}
+
+int sk_dnstap_pack(sk_dnstap_kind_t kind, const sk_record_t *rec, const char *extra,
+	size_t extra_len, uint8_t **out, size_t *len)
+{
+	const sk_event_t *ev = rec->ev;
+	Dnstap__Dnstap d = DNSTAP__DNSTAP__INIT;
+	Dnstap__Message m = DNSTAP__MESSAGE__INIT;
+	uint8_t reply[SK_HDR_LEN + 255 + 4], zone[255];
+	size_t alen = ev->family == 6 ? 16 : 4;
+	uint64_t sec = ev->time_us / 1000000;
+	uint32_t nsec = (uint32_t)(ev->time_us % 1000000) * 1000;
+
+	d.type = DNSTAP__DNSTAP__TYPE__MESSAGE;
+	d.message = &m;
+	d.has_version = true;
+	d.version = bin(SERVER_VERSION, sizeof SERVER_VERSION - 1);
+	if (rec->node) {
+		d.has_identity = true;
+		d.identity = bin(rec->node, strlen(rec->node));
+	}
+	if (extra_len) {
+		d.has_extra = true;
+		d.extra = bin(extra, extra_len);
+	}
+
+	m.has_socket_family = m.has_socket_protocol = true;
+	m.socket_family = ev->family == 6 ? DNSTAP__SOCKET_FAMILY__INET6 : DNSTAP__SOCKET_FAMILY__INET;
+	m.socket_protocol = ev->transport == SK_TRANSPORT_TCP ? DNSTAP__SOCKET_PROTOCOL__TCP
+		: DNSTAP__SOCKET_PROTOCOL__UDP;
+	m.has_query_address = m.has_response_address = true;
+	m.query_address = bin(ev->src, alen);
+	m.response_address = bin(ev->dst, alen);
+	m.has_query_port = m.has_response_port = true;
+	m.query_port = ev->sport;
+	m.response_port = ev->dport;
+	m.has_query_time_sec = m.has_query_time_nsec = true;
+	m.query_time_sec = sec;
+	m.query_time_nsec = nsec;
+	size_t zlen = zone_apex(ev, zone);
+	if (zlen) {
+		m.has_query_zone = true;
+		m.query_zone = bin(zone, zlen);
+	}
+
+	if (kind == SK_DNSTAP_AQ) {
+		m.type = DNSTAP__MESSAGE__TYPE__AUTH_QUERY;
+		m.has_query_message = true;
+		m.query_message = bin(ev->query, ev->qlen);
+	} else {
+		m.type = DNSTAP__MESSAGE__TYPE__AUTH_RESPONSE;
+		m.has_response_time_sec = m.has_response_time_nsec = true;
+		m.response_time_sec = sec;
+		m.response_time_nsec = nsec;
+		m.has_response_message = true;
+		m.response_message = bin(reply, build_response(ev, reply));
+	}
+
+	size_t n = dnstap__dnstap__get_packed_size(&d);
+	uint8_t *buf = malloc(n);
+	if (!buf)
+		return -ENOMEM;
+	*len = dnstap__dnstap__pack(&d, buf);
+	*out = buf;
+	return 0;
+}
