@@ -262,7 +262,7 @@ static int jsonl_reopen(void *state)
 	return rc;
 }
 
-static void jsonl_close(void *state)
+static void jsonl_close(void *state, sk_sink_stats_t *final)
 {
 	jsonl_t *j = state;
 	if (!j)
@@ -271,6 +271,8 @@ static void jsonl_close(void *state)
 	if (j->fd >= 0 && fsync(j->fd) < 0 && errno != EINVAL)
 		sk_warn("telemetry: jsonl: fsync %s: %s", j->path, strerror(errno));
 	close_file(j);
+	if (final)
+		*final = (sk_sink_stats_t){ j->written, j->failed };
 	free(j->buf);
 	free(j->path);
 	free(j);

@@ -42,7 +42,8 @@ typedef struct sk_sink_ops {
 	int (*emit)(void *state, const sk_record_t *rec);   /* 0, or negative when the record was lost */
 	int (*flush)(void *state);                          /* write buffered data; retry a lost destination */
 	int (*reopen)(void *state);                         /* SIGUSR1: reopen files (logrotate) */
-	void (*close)(void *state);                         /* flush everything, free; accepts NULL */
+	void (*close)(void *state, sk_sink_stats_t *final); /* flush everything, store the final counters
+	                                                       in *final (may be NULL), free; accepts NULL */
 	void (*stats)(void *state, sk_sink_stats_t *out);
 } sk_sink_ops_t;
 

@@ -143,9 +143,10 @@ static void publish_stats(sk_telemetry_t *t)
 	}
 }
 
-/* Log the counters. Telemetry thread only: it asks the sinks themselves (publishing what they
- * say for other threads on the way), so the line is exact even at the very end. */
-static void log_stats(sk_telemetry_t *t)
+/* Log the counters. Telemetry thread only. `final` holds each sink's counters as its close
+ * reported them (exact: a sink with its own I/O thread knows its totals only then); NULL: ask the
+ * sinks now, publishing what they say for other threads on the way. */
+static void log_stats(sk_telemetry_t *t, const sk_sink_stats_t *final)
 {
 	sk_telemetry_stats_t st;
 	char line[512] = "";
@@ -155,7 +156,10 @@ static void log_stats(sk_telemetry_t *t)
 	sk_telemetry_stats(t, &st);
 	for (unsigned s = 0; s < t->nsinks && o < sizeof line; s++) {
 		sk_sink_stats_t now = { 0, 0 };
-		t->sinks[s].ops->stats(t->sinks[s].state, &now);
+		if (final)
+			now = final[s];
+		else
+			t->sinks[s].ops->stats(t->sinks[s].state, &now);
 		o += (size_t)snprintf(line + o, sizeof line - o, "%s written %llu failed %llu; ",
 			t->sinks[s].ops->name, (unsigned long long)now.written,
 			(unsigned long long)now.failed);
@@ -185,7 +189,7 @@ static void *run(void *arg)
 		}
 		publish_stats(t);
 		if (t->fixed.stats_interval_s && now >= next_stats) {
-			log_stats(t);
+			log_stats(t, NULL);
 			next_stats = now + (uint64_t)t->fixed.stats_interval_s * 1000u;
 		}
 		if (n == 0) {
@@ -197,9 +201,13 @@ static void *run(void *arg)
 	 * will ever be, and all of it goes out before the sinks close. */
 	while (drain(t, SIZE_MAX) > 0)
 		;
-	for (unsigned s = 0; s < t->nsinks; s++)
-		t->sinks[s].ops->flush(t->sinks[s].state);
-	log_stats(t);
+	/* Closing flushes and waits for each sink's own I/O; only then are its counters final. */
+	sk_sink_stats_t final[SK_TELEMETRY_SINKS_MAX];
+	for (unsigned s = t->nsinks; s-- > 0; ) {
+		t->sinks[s].ops->close(t->sinks[s].state, &final[s]);
+		t->sinks[s].state = NULL;
+	}
+	log_stats(t, final);
 	return NULL;
 }
 
@@ -320,8 +328,9 @@ static int start_thread(sk_telemetry_t *t)
 
 static void free_telemetry(sk_telemetry_t *t)
 {
+	/* Sinks are closed by the thread as it ends; these are the ones of a start that failed. */
 	for (unsigned s = t->nsinks; s-- > 0; )
-		t->sinks[s].ops->close(t->sinks[s].state);
+		t->sinks[s].ops->close(t->sinks[s].state, NULL);
 	free_handover(atomic_exchange(&t->next, NULL));
 	sk_geo_cache_free(t->cache);
 	sk_geo_free(t->geo);

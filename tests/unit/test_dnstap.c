@@ -426,7 +426,7 @@ static void test_file(void)
 	sk_sink_stats_t st = settle(s, NVARIANTS, 5);
 	is_int(st.written, NVARIANTS, "file: stats: every record written");
 	is_int(st.failed, 0, "file: stats: none failed");
-	sk_dnstap_ops.close(s);
+	sk_dnstap_ops.close(s, NULL);
 	struct stat sb;
 	ok(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0640, "file: mode 0640");
 
@@ -483,7 +483,7 @@ static void test_queries_only(void)
 		fx_init(&f, i, (uint64_t)i + 1);
 		sk_dnstap_ops.emit(s, &f.rec);
 	}
-	sk_dnstap_ops.close(s);
+	sk_dnstap_ops.close(s, NULL);
 	Dnstap__Dnstap *d[16];
 	int n = read_file(path, d, 16);
 	is_int(n, 4, "queries only: one frame per record");
@@ -521,7 +521,7 @@ static void test_file_keep_and_reopen(void)
 
 	is_int(sk_dnstap_ops.open(&s, &conf), 0, "keep: first open");
 	emit_many(s, 4, &seq, &lost);
-	sk_dnstap_ops.close(s);
+	sk_dnstap_ops.close(s, NULL);
 	is_int(count_frames(path), 7, "keep: first run wrote 7 frames");
 
 	s = NULL;
@@ -534,7 +534,7 @@ static void test_file_keep_and_reopen(void)
 	emit_many(s, 1, &seq, &lost);   /* goes to the renamed file: it is still open */
 	is_int(sk_dnstap_ops.reopen(s), 0, "reopen: ok");
 	emit_many(s, 2, &seq, &lost);
-	sk_dnstap_ops.close(s);
+	sk_dnstap_ops.close(s, NULL);
 	is_int(lost, 0, "keep: nothing lost");
 	is_int(count_frames(rotated), 4, "reopen: the rotated file was finished with its 4 frames");
 	is_int(count_frames(path), 4, "reopen: the new file holds what came after");
@@ -661,7 +661,7 @@ static void run_reader(const char *what, sk_dnstap_conf_t *conf)
 	sk_sink_stats_t st = settle(s, N, 10);
 	is_int(st.written, N, "%s: stats: %d written", what, N);
 	is_int(st.failed, 0, "%s: stats: none failed", what);
-	sk_dnstap_ops.close(s);
+	sk_dnstap_ops.close(s, NULL);
 }
 
 static void check_capture(const char *what, const char *out)
@@ -730,7 +730,7 @@ static void test_no_reader(void)
 	is_int(st.written, 0, "no reader: nothing counted written");
 	is_int(st.failed, N, "no reader: every record counted failed");
 	double t = now_s();
-	sk_dnstap_ops.close(s);
+	sk_dnstap_ops.close(s, NULL);
 	ok(now_s() - t < 5, "no reader: close returns at once (%.3f s)", now_s() - t);
 }
 
@@ -764,7 +764,7 @@ static void test_reader_comes_later(void)
 	is_int(st.written + st.failed, seq, "later: every record settled (%llu written, %llu failed)",
 		(unsigned long long)st.written, (unsigned long long)st.failed);
 	ok(st.written >= 21, "later: the records after the reconnect were written");
-	sk_dnstap_ops.close(s);
+	sk_dnstap_ops.close(s, NULL);
 	is_int(stop_capture(pid), 0, "later: fstrm_capture exits cleanly");
 	int frames = count_types(out, &aq, &ar);
 	ok(frames > 0 && (uint64_t)aq == st.written,
@@ -878,7 +878,7 @@ static void test_stalled_reader(void)
 		(unsigned long long)stats.failed, lost);
 	is_int(stats.written + stats.failed, N, "stall: every record settled (in %.1f s)", t1);
 	double t = now_s();
-	sk_dnstap_ops.close(s);
+	sk_dnstap_ops.close(s, NULL);
 	ok(now_s() - t < 10, "stall: close gives up on the reader (%.3f s)", now_s() - t);
 
 	atomic_store(&st.stop, true);

@@ -772,7 +772,7 @@ static void test_rotation(void)
 			sk_jsonl_ops.flush(s);
 	}
 	sk_jsonl_ops.stats(s, &st);
-	sk_jsonl_ops.close(s);
+	sk_jsonl_ops.close(s, NULL);
 	is_int(st.written, N, "all %u written", N);
 	is_int(st.failed, 0, "none failed");
 	long total = 0;
@@ -844,9 +844,9 @@ static void test_write_error(void)
 	ok(st.written == 7 && st.failed == 15, "7 written, 15 failed");
 	for (int i = 0; i < 3; i++)
 		sk_jsonl_ops.emit(s, &rec);
-	sk_jsonl_ops.close(s);   /* close flushes */
+	sk_jsonl_ops.close(s, NULL);   /* close flushes */
 	is_int(count_file_lines(real), 10, "10 lines in the file, the last 3 written by close");
-	sk_jsonl_ops.close(NULL);
+	sk_jsonl_ops.close(NULL, NULL);
 }
 
 static void test_no_sinks(void)

@@ -201,15 +201,15 @@ static int dnstap_reopen(void *state)
 	return start(s);
 }
 
-static void dnstap_close(void *state)
+static void dnstap_close(void *state, sk_sink_stats_t *final)
 {
 	dnstap_sink_t *s = state;
 	if (!s)
 		return;
 	stop(s);
-	/* Only now are the counters final: the sink table reads stats() before this. */
-	sk_info("dnstap: %s: closed; %llu records written, %llu failed", s->io.where,
-		(unsigned long long)atomic_load(&s->written), (unsigned long long)atomic_load(&s->failed));
+	/* Only now are the counters final: the I/O thread has written or failed every record. */
+	if (final)
+		*final = (sk_sink_stats_t){ atomic_load(&s->written), atomic_load(&s->failed) };
 	sk_dtio_fini(&s->io);
 	free(s);
 }
