@@ -55,6 +55,61 @@ static bool skip_name(const sk_query_t *q, size_t *pos)
 	return false;
 }
 
+/* Copy the possibly compressed name at *pos into out (uncompressed); step *pos past it. Pointers
+ * must go backwards, so a loop cannot be built. */
+static bool read_name(const sk_query_t *q, size_t *pos, uint8_t *out, uint8_t *out_len)
+{
+	size_t p = *pos, n = 0, end = 0;
+	for (unsigned hops = 0; hops < SK_LABELS_MAX; hops++) {
+		if (p >= q->len)
+			return false;
+		uint8_t l = q->msg[p];
+		if (sk_is_pointer(l)) {
+			if (p + 2 > q->len)
+				return false;
+			size_t target = sk_pointer_offset(q->msg + p);
+			if (!end)
+				end = p + 2;
+			if (target >= p)
+				return false;
+			p = target;
+			continue;
+		}
+		if (l > SK_LABEL_MAX || n + l + 1 > SK_NAME_MAX || p + l + 1 > q->len)
+			return false;
+		memcpy(out + n, q->msg + p, l + 1u);
+		n += l + 1u;
+		if (l == 0) {
+			*pos = end ? end : p + 1;
+			*out_len = (uint8_t)n;
+			return true;
+		}
+		p += l + 1u;
+	}
+	return false;
+}
+
+/* TSIG RDATA (RFC 8945 s4.2): every length must add up to RDLENGTH exactly. */
+static bool parse_tsig(sk_query_t *q, const uint8_t *rdata, size_t rdlen)
+{
+	size_t p = 0;
+	while (p < rdlen && rdata[p] && rdata[p] <= SK_LABEL_MAX)
+		p += rdata[p] + 1u;
+	if (p >= rdlen || rdata[p])
+		return false;                    /* the algorithm name is never compressed */
+	size_t alg = p + 1;
+	if (rdlen - alg < 10)
+		return false;
+	size_t mac = sk_get16(rdata + alg + 8);
+	size_t rest = alg + 10 + mac;
+	if (rdlen < rest + 6 || rdlen != rest + 6 + sk_get16(rdata + rest + 4))
+		return false;
+	q->tsig_rdata = rdata;
+	q->tsig_alg_len = (uint16_t)alg;
+	q->tsig_orig_id = sk_get16(rdata + rest);
+	return true;
+}
+
 /* ECS option (RFC 7871 s6): the address must hold exactly the source prefix, its spare bits zero. */
 static bool parse_ecs(sk_query_t *q, const uint8_t *d, size_t len)
 {
@@ -131,6 +186,16 @@ static sk_query_status_t parse_records(sk_query_t *q, size_t pos)
 		if (!skip_name(q, &pos) || q->len - pos < 10)
 			return SK_QUERY_FORMERR;
 		uint16_t type = sk_get16(m + pos);
+		if (type == SK_TYPE_TSIG) {
+			/* RFC 8945 s5.1: TSIG is the last record of the additional section, class ANY. */
+			size_t at = owner;
+			size_t rdlen = sk_get16(m + pos + 8);
+			if (i != total - 1 || i < skipped || sk_get16(m + pos + 2) != SK_CLASS_ANY ||
+			    q->len - pos - 10 < rdlen || !read_name(q, &at, q->tsig_key, &q->tsig_key_len) ||
+			    !parse_tsig(q, m + pos + 10, rdlen))
+				return SK_QUERY_FORMERR;
+			q->has_tsig = true;
+		}
 		size_t rdlen = sk_get16(m + pos + 8);
 		if (q->len - pos - 10 < rdlen)
 			return SK_QUERY_FORMERR;
@@ -162,6 +227,7 @@ sk_query_status_t sk_query_parse(sk_query_t *q, const uint8_t *msg, size_t len)
 	q->has_ecs = false;
 	q->has_cookie = false;
 	q->cookie_len = 0;
+	q->has_tsig = false;
 	q->qname = NULL;
 	q->qname_len = 0;
 	q->qtype = q->qclass = 0;

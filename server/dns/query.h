@@ -49,6 +49,14 @@ typedef struct sk_query {
 	bool has_cookie;
 	uint8_t cookie_len;     /* 8 (client only) or 16..40 */
 	uint8_t cookie[40];
+
+	/* TSIG (RFC 8945): the last record of the additional section, when present */
+	bool has_tsig;
+	uint8_t tsig_key_len;
+	uint8_t tsig_key[SK_NAME_MAX];  /* key name, uncompressed (the owner may be compressed) */
+	const uint8_t *tsig_rdata;      /* in msg: algorithm, time, fudge, MAC, original ID, ... */
+	uint16_t tsig_alg_len;          /* wire length of the algorithm name at tsig_rdata */
+	uint16_t tsig_orig_id;
 } sk_query_t;
 
 /*

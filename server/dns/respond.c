@@ -20,6 +20,7 @@ typedef struct reply {
 	bool with_question;
 	bool with_opt;
 	bool with_nsid;          /* NSID asked for, an identity set, and room for it */
+	bool with_badkey;        /* a TSIG with a key we do not have: unsigned TSIG, error BADKEY */
 	const sk_conf_t *conf;
 	const sk_query_t *q;
 } reply_t;
@@ -89,7 +90,34 @@ static size_t write_head(reply_t *r)
 	return pos;
 }
 
-/* Close the reply: flags, rcode, counts, OPT. Returns its length. */
+/*
+ * The unsigned TSIG of a BADKEY reply (RFC 8945 s5.2, s5.3.2): the request's key name, algorithm,
+ * time signed and fudge, no MAC, the original ID, error 17, no other data.
+ */
+#define SK_TSIG_BADKEY 17
+static size_t write_badkey(const reply_t *r, uint8_t *p)
+{
+	const sk_query_t *q = r->q;
+	uint8_t *start = p;
+	memcpy(p, q->tsig_key, q->tsig_key_len);
+	p += q->tsig_key_len;
+	sk_put16(p, SK_TYPE_TSIG);
+	sk_put16(p + 2, SK_CLASS_ANY);
+	sk_put32(p + 4, 0);
+	uint8_t *rdlen = p + 8;
+	p += 10;
+	memcpy(p, q->tsig_rdata, q->tsig_alg_len + 8u);   /* algorithm, time signed, fudge */
+	p += q->tsig_alg_len + 8u;
+	sk_put16(p, 0);                                    /* MAC size */
+	sk_put16(p + 2, q->tsig_orig_id);
+	sk_put16(p + 4, SK_TSIG_BADKEY);
+	sk_put16(p + 6, 0);                                /* other len */
+	p += 8;
+	sk_put16(rdlen, (uint16_t)(p - rdlen - 2));
+	return (size_t)(p - start);
+}
+
+/* Close the reply: flags, rcode, counts, OPT (and a BADKEY TSIG last). Returns its length. */
 static size_t finish(reply_t *r, size_t pos)
 {
 	uint8_t *o = r->out;
@@ -98,7 +126,10 @@ static size_t finish(reply_t *r, size_t pos)
 	sk_hdr_set_flags(o, (uint16_t)(flags | (r->rcode & 0x0f)));
 	if (r->with_opt)
 		pos += write_opt(r, o + pos);
-	sk_hdr_set_counts(o, r->with_question ? 1 : 0, r->an, r->ns, (uint16_t)(r->ar + (r->with_opt ? 1 : 0)));
+	if (r->with_badkey)
+		pos += write_badkey(r, o + pos);
+	sk_hdr_set_counts(o, r->with_question ? 1 : 0, r->an, r->ns,
+		(uint16_t)(r->ar + (r->with_opt ? 1 : 0) + (r->with_badkey ? 1 : 0)));
 	return pos;
 }
 
@@ -188,12 +219,11 @@ static size_t reply_chaos(reply_t *r)
 		text = r->conf->version;
 		known = true;
 	}
-	if (!known || !text) {
+	/* Only TXT is served in class CH; other types, ANY included, are refused as Knot DNS does. */
+	if (!known || !text || q->qtype != SK_TYPE_TXT) {
 		r->rcode = SK_RCODE_REFUSED;
 		return reply_empty(r);
 	}
-	if (q->qtype != SK_TYPE_TXT && q->qtype != SK_TYPE_ANY)
-		return reply_empty(r);        /* the name exists, the type does not: NODATA */
 	return reply_chaos_txt(r, text);
 }
 
@@ -213,6 +243,20 @@ static size_t reply_query(reply_t *r, const sk_snapshot_t *snap, int transport, 
 {
 	const sk_query_t *q = r->q;
 
+	if (q->has_tsig) {
+		/* No TSIG keys are configured yet, so every key is unknown (RFC 8945 s5.2). A reply
+		 * whose TSIG would not fit the UDP limit (long key and algorithm names) says TC. */
+		r->rcode = SK_RCODE_NOTAUTH;
+		size_t tsig = q->tsig_key_len + 10u + q->tsig_alg_len + 16u;
+		size_t head = SK_HDR_LEN + q->qname_len + 4u;
+		if (r->with_nsid && head + opt_size(r) + tsig > r->limit)
+			r->with_nsid = false;
+		if (head + (r->with_opt ? opt_size(r) : 0) + tsig > r->limit)
+			r->flags |= SK_FLAG_TC;
+		else
+			r->with_badkey = true;
+		return reply_empty(r);
+	}
 	if (q->opcode == SK_OPCODE_NOTIFY) {
 		/* We are nobody's secondary: a NOTIFY is not ours to act on (as Knot DNS answers). */
 		r->rcode = SK_RCODE_NOTAUTH;

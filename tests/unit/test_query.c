@@ -213,5 +213,52 @@ int main(void)
 	query(&p, 1, 0, 1, 0);
 	put(&p, "\xc0\x0c\0\6\0\1\0\0\0\0\0\x09\1\2", 14);
 	is_int(parse(&q, &p), SK_QUERY_FORMERR, "record RDLENGTH past the end: FORMERR");
+	/* TSIG (RFC 8945): last in the additional section, class ANY, lengths consistent. */
+	static const uint8_t tsig_rdata[] = {
+		11, 'h', 'm', 'a', 'c', '-', 's', 'h', 'a', '2', '5', '6', 0,  /* algorithm */
+		0, 0, 0x65, 0x43, 0x21, 0x00,      /* time signed */
+		1, 0x2c,                           /* fudge 300 */
+		0, 2, 0xaa, 0xbb,                  /* MAC of 2 bytes */
+		0xab, 0xcd,                        /* original ID */
+		0, 0, 0, 0 };                      /* error, other len */
+	query(&p, 1, 0, 0, 1);
+	put(&p, "\3key\0", 5);
+	put16(&p, SK_TYPE_TSIG), put16(&p, SK_CLASS_ANY), put16(&p, 0), put16(&p, 0);
+	put16(&p, sizeof tsig_rdata);
+	put(&p, tsig_rdata, sizeof tsig_rdata);
+	is_int(parse(&q, &p), SK_QUERY_OK, "TSIG parses");
+	ok(q.has_tsig && q.tsig_key_len == 5 && !memcmp(q.tsig_key, "\3key", 5), "key name");
+	is_int(q.tsig_orig_id, 0xabcd, "original ID");
+	is_int(q.tsig_alg_len, 13, "algorithm name length");
+
+	query(&p, 1, 0, 0, 1);
+	put(&p, "\xc0\x0c", 2);                  /* owner compressed to the question name */
+	put16(&p, SK_TYPE_TSIG), put16(&p, SK_CLASS_ANY), put16(&p, 0), put16(&p, 0);
+	put16(&p, sizeof tsig_rdata);
+	put(&p, tsig_rdata, sizeof tsig_rdata);
+	is_int(parse(&q, &p), SK_QUERY_OK, "TSIG with a compressed owner parses");
+	ok(q.tsig_key_len == 16 && !memcmp(q.tsig_key, "\3WwW\6AiTism\3net", 16), "owner decompressed");
+
+	query(&p, 1, 0, 0, 2);
+	put(&p, "\3key\0", 5);
+	put16(&p, SK_TYPE_TSIG), put16(&p, SK_CLASS_ANY), put16(&p, 0), put16(&p, 0);
+	put16(&p, sizeof tsig_rdata);
+	put(&p, tsig_rdata, sizeof tsig_rdata);
+	opt(&p, 1232, 0, 0, NULL, 0);
+	is_int(parse(&q, &p), SK_QUERY_FORMERR, "TSIG not last: FORMERR");
+
+	query(&p, 1, 0, 0, 1);
+	put(&p, "\3key\0", 5);
+	put16(&p, SK_TYPE_TSIG), put16(&p, SK_CLASS_IN), put16(&p, 0), put16(&p, 0);
+	put16(&p, sizeof tsig_rdata);
+	put(&p, tsig_rdata, sizeof tsig_rdata);
+	is_int(parse(&q, &p), SK_QUERY_FORMERR, "TSIG in class IN: FORMERR");
+
+	query(&p, 1, 0, 0, 1);
+	put(&p, "\3key\0", 5);
+	put16(&p, SK_TYPE_TSIG), put16(&p, SK_CLASS_ANY), put16(&p, 0), put16(&p, 0);
+	put16(&p, sizeof tsig_rdata - 1);
+	put(&p, tsig_rdata, sizeof tsig_rdata - 1);
+	is_int(parse(&q, &p), SK_QUERY_FORMERR, "TSIG whose lengths do not add up: FORMERR");
 	return tap_done();
 }

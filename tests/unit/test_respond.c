@@ -202,7 +202,32 @@ static void test_misc(void)
 	m[5] = 1, m[2] = 0x80;
 	is_int(raw(m, 29, SK_TRANSPORT_UDP), 0, "a response is never answered");
 	is_int(raw(m, 11, SK_TRANSPORT_UDP), 0, "a stub shorter than a header is dropped");
+	/* A TSIG-signed query with a key we do not have: NOTAUTH, unsigned TSIG with BADKEY. */
+	uint8_t t[128] = { 0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1 };
+	size_t tn = 12;
+	memcpy(t + tn, "\7example\3org\0\0\1\0\1", 17);
+	tn += 17;
+	static const uint8_t tsig[] = { 3, 'k', 'e', 'y', 0, 0, 250, 0, 255, 0, 0, 0, 0, 0, 29,
+		11, 'h', 'm', 'a', 'c', '-', 's', 'h', 'a', '2', '5', '6', 0,
+		0, 0, 0x65, 0x43, 0x21, 0x00, 1, 0x2c, 0, 0, 0x12, 0x34, 0, 0, 0, 0 };
+	memcpy(t + tn, tsig, sizeof tsig);
+	tn += sizeof tsig;
+	len = raw(t, tn, SK_TRANSPORT_UDP);
+	ldns_pkt *tp = NULL;
+	ok(len && ldns_wire2pkt(&tp, out, len) == LDNS_STATUS_OK, "BADKEY reply decodes");
+	is_int(info.rcode, SK_RCODE_NOTAUTH, "unknown TSIG key: NOTAUTH");
+	ok(tp && !ldns_pkt_aa(tp), "AA clear");
+	ldns_rr *trr = tp ? ldns_pkt_tsig(tp) : NULL;
+	ok(trr != NULL, "reply carries a TSIG record");
+	if (trr) {
+		ldns_rdf *err = ldns_rr_rdf(trr, 5);
+		ok(err && ldns_rdf2native_int16(err) == 17, "TSIG error BADKEY (17)");
+		ok(ldns_rdf_size(ldns_rr_rdf(trr, 3)) == 2 && ldns_rdf2native_int16(ldns_rr_rdf(trr, 3)) == 0,
+			"no MAC (unsigned)");
+	}
+	ldns_pkt_free(tp);
 }
+
 
 int main(void)
 {
