@@ -18,7 +18,7 @@ typedef struct sk_jsonl_clock {
 /*
  * Write `rec` as one JSON object and a newline into out[0..cap). Returns the length, or 0 when
  * it does not fit (nothing useful is left in `out` then). The output is valid UTF-8 whatever
- * the strings hold. Field names and meanings: docs/telemetry.md.
+ * the strings hold. Field names and meanings: README.md, "Telemetry".
  */
 size_t sk_jsonl_format(char *out, size_t cap, const sk_record_t *rec, sk_jsonl_clock_t *clock);
 
