@@ -116,19 +116,6 @@ KNOWN_DIFFERENCES["type0-nodata"] = dict(
         "does; Knot answers NOTIMP")
 
 
-def _chaos_any(q, knot, ours):
-    """CH ANY at one of our CH names: Knot refuses, sinkholed gives the one TXT RRset."""
-    return (q.question[0].rdclass == dns.rdataclass.CH and knot.rcode() == dns.rcode.REFUSED
-            and ours.rcode() == 0 and len(ours.answer) == 1
-            and ours.answer[0].rdtype == dns.rdatatype.TXT)
-
-
-KNOWN_DIFFERENCES["chaos-any"] = dict(
-    qname=r"id\.server|hostname\.bind|version\.bind|version\.server", qtype={"ANY"},
-    fields={"rcode", "answer"}, check=_chaos_any,
-    rfc="RFC 8482 4.1: ANY gets one RRset, here the TXT of RFC 4892; NSD answers the same, Knot refuses")
-
-
 ORIGINS = []  # filled by the fixture: dns.name.Name of every zone served
 
 
