@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -13,10 +14,12 @@
 #include "util/log.h"
 
 const char *const sk_geo_role_name[] = { "a City or Country", "an ASN" };
+const char *const sk_geo_layout_name[] = { "unknown", "GeoIP2", "ip-location-db" };
 
 struct sk_geo {
 	uint64_t gen;          /* unique per open, so a cache can tell a reloaded geo from the old one */
 	bool has[2];           /* by role */
+	enum sk_geo_layout layout[2];   /* by role, decided at open: lookups never guess */
 	MMDB_s db[2];
 };
 
@@ -26,7 +29,8 @@ static atomic_uint_fast64_t next_gen = 1;
 /*
  * The paths into a GeoIP2-style record that we read. A lookup by path scans the record's top-level
  * map from its start, so the two fields of "subdivisions/0" and of "location" are read from their
- * sub-map: four scans of the record instead of six.
+ * sub-map: four scans of the record instead of six. A flat ip-location-db record is one map of
+ * eight short fields, read with a scan per field (five).
  */
 static const char *const p_country[] = { "country", "iso_code", NULL };
 static const char *const p_subdivision[] = { "subdivisions", "0", NULL };
@@ -38,6 +42,10 @@ static const char *const p_latitude[] = { "latitude", NULL };
 static const char *const p_longitude[] = { "longitude", NULL };
 static const char *const p_asn[] = { "autonomous_system_number", NULL };
 static const char *const p_org[] = { "autonomous_system_organization", NULL };
+static const char *const p_country_map[] = { "country", NULL };
+static const char *const p_flat_country[] = { "country_code", NULL };
+static const char *const p_flat_region[] = { "state1", NULL };
+static const char *const p_flat_city[] = { "city", NULL };
 
 /* ---- reading one record ---------------------------------------------------------------------- */
 
@@ -105,13 +113,28 @@ static int get_string(MMDB_entry_s *e, const char *const *path, char *dst, size_
 	return st;
 }
 
+/* A code (country, region) is kept whole or not at all: cut to fit, "XYZ" would become "XY". */
+static int get_code(MMDB_entry_s *e, const char *const *path, char *dst, size_t cap)
+{
+	MMDB_entry_data_s d;
+	int st = get(e, path, &d);
+	if (st == MMDB_SUCCESS && d.has_data && d.type == MMDB_DATA_TYPE_UTF8_STRING && d.data_size < cap)
+		copy_utf8(dst, cap, d.utf8_string, d.data_size);
+	return st;
+}
+
+/* A double or a float: MaxMind writes doubles, ip-location-db's writer floats. */
 static int get_double(MMDB_entry_s *e, const char *const *path, double *v, bool *ok)
 {
 	MMDB_entry_data_s d;
 	int st = get(e, path, &d);
 	*ok = false;
-	if (st == MMDB_SUCCESS && d.has_data && d.type == MMDB_DATA_TYPE_DOUBLE && isfinite(d.double_value)) {
-		*v = d.double_value;
+	if (st != MMDB_SUCCESS || !d.has_data)
+		return st;
+	double x = d.type == MMDB_DATA_TYPE_DOUBLE ? d.double_value :
+		d.type == MMDB_DATA_TYPE_FLOAT ? (double)d.float_value : NAN;
+	if (isfinite(x)) {
+		*v = x;
 		*ok = true;
 	}
 	return st;
@@ -152,28 +175,52 @@ static int get_map(MMDB_entry_s *e, const char *const *path, MMDB_entry_s *sub, 
 	return st;
 }
 
-/* Fill the City/Country fields from one record; the first decoding error stops and is returned. */
-static int read_city(MMDB_entry_s *e, sk_geo_info_t *info)
+/* Keep what is well-formed of what a City reader found: codes, and a location only when whole. */
+static void check_city(sk_geo_info_t *info, bool lat_ok, bool lon_ok)
 {
-	MMDB_entry_s sub, loc;
-	bool has_sub, has_loc, lat_ok = false, lon_ok = false;
-	int st;
-	if ((st = get_string(e, p_country, info->country, sizeof info->country)) ||
-	    (st = get_string(e, p_city, info->city, sizeof info->city)) ||
-	    (st = get_map(e, p_subdivision, &sub, &has_sub)) || (st = get_map(e, p_location, &loc, &has_loc)))
-		return st;
-	if (has_sub && ((st = get_string(&sub, p_iso_code, info->region_code, sizeof info->region_code)) ||
-	                (st = get_string(&sub, p_name_en, info->region, sizeof info->region))))
-		return st;
-	if (has_loc && ((st = get_double(&loc, p_latitude, &info->latitude, &lat_ok)) ||
-	                (st = get_double(&loc, p_longitude, &info->longitude, &lon_ok))))
-		return st;
 	check_code(info->country, 2, 2, true);
 	check_code(info->region_code, 1, sizeof info->region_code - 1, false);
 	info->has_location = lat_ok && lon_ok && info->latitude >= -90 && info->latitude <= 90 &&
 		info->longitude >= -180 && info->longitude <= 180;
 	if (!info->has_location)
 		info->latitude = info->longitude = 0;
+}
+
+/* Fill the City/Country fields from one GeoIP2 record; the first decoding error stops and is returned. */
+static int read_geoip2_city(MMDB_entry_s *e, sk_geo_info_t *info)
+{
+	MMDB_entry_s sub, loc;
+	bool has_sub, has_loc, lat_ok = false, lon_ok = false;
+	int st;
+	if ((st = get_code(e, p_country, info->country, sizeof info->country)) ||
+	    (st = get_string(e, p_city, info->city, sizeof info->city)) ||
+	    (st = get_map(e, p_subdivision, &sub, &has_sub)) || (st = get_map(e, p_location, &loc, &has_loc)))
+		return st;
+	if (has_sub && ((st = get_code(&sub, p_iso_code, info->region_code, sizeof info->region_code)) ||
+	                (st = get_string(&sub, p_name_en, info->region, sizeof info->region))))
+		return st;
+	if (has_loc && ((st = get_double(&loc, p_latitude, &info->latitude, &lat_ok)) ||
+	                (st = get_double(&loc, p_longitude, &info->longitude, &lon_ok))))
+		return st;
+	check_city(info, lat_ok, lon_ok);
+	return MMDB_SUCCESS;
+}
+
+/*
+ * The same from one flat ip-location-db record. state1 is the region's name; these databases hold
+ * no ISO 3166-2 code, so region_code stays unknown. An absent field is an empty string there.
+ */
+static int read_flat_city(MMDB_entry_s *e, sk_geo_info_t *info)
+{
+	bool lat_ok = false, lon_ok = false;
+	int st;
+	if ((st = get_code(e, p_flat_country, info->country, sizeof info->country)) ||
+	    (st = get_string(e, p_flat_region, info->region, sizeof info->region)) ||
+	    (st = get_string(e, p_flat_city, info->city, sizeof info->city)) ||
+	    (st = get_double(e, p_latitude, &info->latitude, &lat_ok)) ||
+	    (st = get_double(e, p_longitude, &info->longitude, &lon_ok)))
+		return st;
+	check_city(info, lat_ok, lon_ok);
 	return MMDB_SUCCESS;
 }
 
@@ -194,9 +241,47 @@ static int read_asn(MMDB_entry_s *e, sk_geo_info_t *info)
 	return get_string(e, p_org, info->as_org, sizeof info->as_org);
 }
 
-int sk_geo_read_record(enum sk_geo_role role, MMDB_entry_s *e, sk_geo_info_t *info)
+int sk_geo_read_record(enum sk_geo_role role, enum sk_geo_layout layout, MMDB_entry_s *e,
+	sk_geo_info_t *info)
 {
-	return role == SK_GEO_CITY ? read_city(e, info) : read_asn(e, info);
+	if (role == SK_GEO_ASN)
+		return read_asn(e, info);
+	return layout == SK_GEO_LAYOUT_FLAT ? read_flat_city(e, info) : read_geoip2_city(e, info);
+}
+
+/* ---- telling the layouts apart --------------------------------------------------------------- */
+
+enum sk_geo_layout sk_geo_layout_of_type(const char *t)
+{
+	/* MaxMind's products, and DB-IP's own downloads, which copy MaxMind's layout. */
+	static const char *const geoip2[] = { "GeoIP2-", "GeoLite2-", "DBIP-" };
+	for (size_t i = 0; i < sizeof geoip2 / sizeof geoip2[0]; i++)
+		if (!strncasecmp(t, geoip2[i], strlen(geoip2[i])))
+			return SK_GEO_LAYOUT_GEOIP2;
+	/* ip-location-db's writer names a database "<kind> ipv<version>": "city ipv4", "country ipvAll". */
+	size_t kind = strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-");
+	if (kind == 0 || strncasecmp(t + kind, " ipv", 4))
+		return SK_GEO_LAYOUT_UNKNOWN;
+	const char *v = t + kind + 4;
+	return !strcmp(v, "4") || !strcmp(v, "6") || !strcasecmp(v, "all") ? SK_GEO_LAYOUT_FLAT : SK_GEO_LAYOUT_UNKNOWN;
+}
+
+int sk_geo_layout_of_record(MMDB_entry_s *e, enum sk_geo_layout *out)
+{
+	MMDB_entry_data_s d;
+	int st;
+	*out = SK_GEO_LAYOUT_UNKNOWN;
+	if ((st = get(e, p_flat_country, &d)))
+		return st;
+	if (d.has_data) {
+		*out = SK_GEO_LAYOUT_FLAT;
+		return MMDB_SUCCESS;
+	}
+	if ((st = get(e, p_country_map, &d)))
+		return st;
+	if (d.has_data && d.type == MMDB_DATA_TYPE_MAP)
+		*out = SK_GEO_LAYOUT_GEOIP2;
+	return MMDB_SUCCESS;
 }
 
 const struct sockaddr *sk_geo_sockaddr(int family, const uint8_t *addr, struct sockaddr_storage *ss)
@@ -214,7 +299,7 @@ const struct sockaddr *sk_geo_sockaddr(int family, const uint8_t *addr, struct s
 	return (const struct sockaddr *)ss;
 }
 
-static void log_opened(const MMDB_s *mm, const char *path)
+static void log_opened(const MMDB_s *mm, const char *path, enum sk_geo_layout layout)
 {
 	const MMDB_metadata_s *md = &mm->metadata;
 	char built[32] = "?";
@@ -225,11 +310,12 @@ static void log_opened(const MMDB_s *mm, const char *path)
 		if (gmtime_r(&t, &tm))
 			strftime(built, sizeof built, "%Y-%m-%d", &tm);
 	}
-	sk_info("geo: %s: %s, IPv%u, %u nodes, built %s", path, md->database_type, md->ip_version,
-		md->node_count, built);
+	sk_info("geo: %s: %s (%s layout), IPv%u, %u nodes, built %s", path, md->database_type,
+		sk_geo_layout_name[layout], md->ip_version, md->node_count, built);
 }
 
-static int db_open(MMDB_s *mm, const char *path, enum sk_geo_role role, unsigned flags)
+static int db_open(MMDB_s *mm, const char *path, enum sk_geo_role role, unsigned flags,
+	enum sk_geo_layout *layout)
 {
 	int st = MMDB_open(path, MMDB_MODE_MMAP, mm);
 	if (st != MMDB_SUCCESS) {
@@ -251,12 +337,14 @@ static int db_open(MMDB_s *mm, const char *path, enum sk_geo_role role, unsigned
 		sk_diag(0, path, 0, "not a valid GeoIP database: %s", MMDB_strerror(st));
 		return st == MMDB_OUT_OF_MEMORY_ERROR ? -ENOMEM : SK_EPARSE;
 	}
-	int rc = sk_geo_verify(mm, path, role, flags);
+	/* A first answer from the name alone; for a name of neither family, the records decide in verify. */
+	*layout = sk_geo_layout_of_type(mm->metadata.database_type ? mm->metadata.database_type : "");
+	int rc = sk_geo_verify(mm, path, role, flags, layout);
 	if (rc) {
 		MMDB_close(mm);
 		return rc;
 	}
-	log_opened(mm, path);
+	log_opened(mm, path, *layout);
 	return 0;
 }
 
@@ -272,7 +360,7 @@ int sk_geo_open_flags(const char *city_path, const char *asn_path, unsigned flag
 	for (int role = SK_GEO_CITY; role <= SK_GEO_ASN; role++) {
 		if (!paths[role])
 			continue;
-		if ((rc = db_open(&geo->db[role], paths[role], (enum sk_geo_role)role, flags)))
+		if ((rc = db_open(&geo->db[role], paths[role], (enum sk_geo_role)role, flags, &geo->layout[role])))
 			goto fail;
 		geo->has[role] = true;
 	}
@@ -359,7 +447,7 @@ int sk_geo_lookup(const sk_geo_t *geo, sk_geo_cache_t *cache, int family, const 
 		unsigned prefix = 0;
 		int st = db_lookup(&geo->db[role], family, addr, &r, &prefix);
 		if (st == MMDB_SUCCESS && r.found_entry)
-			st = sk_geo_read_record((enum sk_geo_role)role, &r.entry, info);
+			st = sk_geo_read_record((enum sk_geo_role)role, geo->layout[role], &r.entry, info);
 		if (st != MMDB_SUCCESS) {
 			if (role == SK_GEO_CITY)
 				clear_city(info);

@@ -10,14 +10,30 @@
  * database, either of them optional. Immutable once opened: any number of threads may look up
  * at once. The caller frees it only when no lookup can still be running (after the snapshot
  * holding it has passed every worker's quiescent point).
+ *
+ * Two layouts of records are read; each database's is decided once, at open:
+ *   - GeoIP2: MaxMind's GeoIP2/GeoLite2, and DB-IP's own downloads, which copy it. City/Country:
+ *     country.iso_code, subdivisions[0].iso_code and .names.en, city.names.en,
+ *     location.latitude and .longitude.
+ *   - ip-location-db: the flat records of the free npm packages @ip-location-db/...-mmdb
+ *     (dbip-city-mmdb, geo-whois-asn-country-mmdb, ...). City/Country: country_code, state1 (the
+ *     region's name; there is no region code), city, latitude, longitude; state2, postcode and
+ *     timezone are not read. An empty string there means unknown.
+ *   ASN databases of both: autonomous_system_number, autonomous_system_organization.
+ * Coordinates may be doubles or floats. The layout follows the metadata's database_type: a name
+ * starting "GeoIP2-", "GeoLite2-" or "DBIP-" is GeoIP2; "<kind> ipv4", "<kind> ipv6" or
+ * "<kind> ipvAll" ("city ipv4", "country ipvAll", "asn ipvAll") is ip-location-db's. Under any
+ * other name, the first record that holds country_code (ip-location-db) or a country map (GeoIP2)
+ * decides. The log line of each opened database names its layout.
  */
 typedef struct sk_geo sk_geo_t;
 
 /* What the databases say about one address. Strings are NUL-terminated, valid UTF-8, never NULL. */
 typedef struct sk_geo_info {
 	char country[3];        /* ISO 3166-1 alpha-2 ("SE"); "" unknown */
-	char region_code[8];    /* first subdivision's ISO 3166-2 code without the country ("E"); "" unknown */
-	char region[64];        /* first subdivision's English name ("Östergötland County"); "" unknown */
+	char region_code[8];    /* first subdivision's ISO 3166-2 code without the country ("E"); "" unknown,
+	                           and always "" from an ip-location-db database */
+	char region[64];        /* first subdivision's English name, or state1 ("Östergötland County"); "" unknown */
 	char city[64];          /* English name ("Linköping"); "" unknown */
 	double latitude;        /* degrees; meaningful only when has_location */
 	double longitude;
@@ -31,11 +47,14 @@ typedef struct sk_geo_info {
 /*
  * Open the databases at `city_path` (a City or Country database) and `asn_path` (an ASN database);
  * either may be NULL, not both. Each file is checked before it is accepted: its database_type must
- * fit its role ("City"/"Country"/"Enterprise", or "ASN"/"ISP") and its records must hold a country
- * (or an ASN); its metadata, every node of its search tree and every data item are read once, and
- * every record is read as lookups read it. So a corrupt or mismatched file is refused here, not
- * found at run time. The check is linear in the file size, even for a hostile file (about 0.5 s
- * for 200 MB); call this from the loader thread, never on the query path.
+ * fit its role (contain "City"/"Country"/"Enterprise", or "ASN"/"ISP", in any case) and its records
+ * must hold a country (or an ASN) in its layout (see sk_geo_t); its metadata, every node of its
+ * search tree and every data item are read once, and every record is read as lookups read it. So a
+ * corrupt or mismatched file is refused here, not found at run time. The check is linear in the file
+ * size, even for a hostile file (about 0.5 s for a 200 MB GeoIP2 City database, 0.8 s for
+ * ip-location-db's 63 MB dbip-city-ipv4, whose search tree is larger); call this from the loader
+ * thread, never on the query path. An IPv4-only database (ip-location-db's "-ipv4" files) knows no
+ * IPv6 address: its IPv6 lookups come back unknown.
  *
  * Every problem is reported with sk_diag() as "path: message". Returns 0 and stores a new geo in
  * *out, or a negative code with nothing allocated and *out untouched, so the caller keeps the geo

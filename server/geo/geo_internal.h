@@ -35,8 +35,9 @@ bool sk_geo_cache_error(sk_geo_cache_t *cache);
 
 /*
  * sk_geo_open() with checks turned off, for tests only: SK_GEO_SKIP_TYPE accepts any database_type
- * and layout; SK_GEO_SKIP_VERIFY skips the walk of the search tree and data (only what MMDB_open
- * checks remains), so that a test can look up in a corrupt file and show that lookups survive it.
+ * and records holding no country (or ASN); SK_GEO_SKIP_VERIFY skips the walk of the search tree and
+ * data (only what MMDB_open checks remains; the layout then comes from the name alone, GeoIP2 when
+ * it names neither), so that a test can look up in a corrupt file and show that lookups survive it.
  */
 enum { SK_GEO_SKIP_TYPE = 1, SK_GEO_SKIP_VERIFY = 2 };
 int sk_geo_open_flags(const char *city_path, const char *asn_path, unsigned flags, sk_geo_t **out);

@@ -36,6 +36,7 @@ struct verify {
 	const MMDB_s *mm;
 	const char *path;
 	enum sk_geo_role role;
+	enum sk_geo_layout layout; /* how lookups will read the records; UNKNOWN until one shows it */
 	const uint8_t *data;      /* the data section, `size` bytes */
 	uint32_t size;
 	uint8_t *scanned;         /* one bit per data offset: an item was scanned from there */
@@ -89,8 +90,8 @@ static int verify_metadata(const MMDB_s *mm, const char *path)
 	return SK_EPARSE;
 }
 
-/* The database_type names its product ("GeoLite2-City", "DBIP-ASN-Lite"); refuse one that
- * cannot play the role, such as an ASN database given as the City database. */
+/* The database_type names its product ("GeoLite2-City", "DBIP-ASN-Lite", ip-location-db's "country
+ * ipvAll"); refuse one that cannot play the role, such as an ASN database given as the City database. */
 static int check_type(const MMDB_s *mm, const char *path, enum sk_geo_role role)
 {
 	const char *t = mm->metadata.database_type ? mm->metadata.database_type : "";
@@ -261,6 +262,26 @@ static int scan_item(struct verify *v, uint32_t off)
 }
 
 /*
+ * Read a scanned record the way lookups will. While the layout is still unknown (a City database
+ * whose type names neither family), the record may show it; until one does, each record is read
+ * both ways, so that whichever layout wins, every record has been read as lookups read it. Such
+ * records hold neither country_code nor a country map, so neither way finds a country in them.
+ */
+static int read_record(struct verify *v, MMDB_entry_s *e, sk_geo_info_t *info)
+{
+	int st;
+	if (v->role == SK_GEO_CITY && v->layout == SK_GEO_LAYOUT_UNKNOWN &&
+	    (st = sk_geo_layout_of_record(e, &v->layout)))
+		return st;
+	if (v->role == SK_GEO_ASN || v->layout != SK_GEO_LAYOUT_UNKNOWN)
+		return sk_geo_read_record(v->role, v->layout, e, info);
+	if ((st = sk_geo_read_record(v->role, SK_GEO_LAYOUT_FLAT, e, info)))
+		return st;
+	memset(info, 0, sizeof *info);
+	return sk_geo_read_record(v->role, SK_GEO_LAYOUT_GEOIP2, e, info);
+}
+
+/*
  * A record the tree points to: scan it and whatever it points to, then read it the way lookups
  * do. After every record has passed, no lookup in this database can meet an error.
  */
@@ -277,7 +298,7 @@ static int verify_record(struct verify *v, uint32_t node, uint32_t off)
 	MMDB_entry_s e = { .mmdb = v->mm, .offset = off };
 	sk_geo_info_t info;
 	memset(&info, 0, sizeof info);
-	int st = sk_geo_read_record(v->role, &e, &info);
+	int st = read_record(v, &e, &info);
 	if (st != MMDB_SUCCESS) {
 		sk_diag(0, v->path, 0, "corrupt GeoIP database: record at data offset %u (search tree node %u): %s",
 			off, node, MMDB_strerror(st));
@@ -384,10 +405,20 @@ static int verify_probes(const MMDB_s *mm, const char *path)
 	return 0;
 }
 
-static int verify_structure(const MMDB_s *mm, const char *path, enum sk_geo_role role, unsigned flags)
+/* What a City or ASN record must hold to be of use, in the layout it was read in: for messages. */
+static const char *useful_field(enum sk_geo_role role, enum sk_geo_layout layout)
 {
-	struct verify v = { .mm = mm, .path = path, .role = role, .data = mm->data_section,
-		.size = mm->data_section_size };
+	if (role == SK_GEO_ASN)
+		return "autonomous_system_number";
+	return layout == SK_GEO_LAYOUT_FLAT ? "country_code (ip-location-db layout)" :
+		layout == SK_GEO_LAYOUT_GEOIP2 ? "country/iso_code (GeoIP2 layout)" : "country/iso_code or country_code";
+}
+
+static int verify_structure(const MMDB_s *mm, const char *path, enum sk_geo_role role, unsigned flags,
+	enum sk_geo_layout *layout)
+{
+	struct verify v = { .mm = mm, .path = path, .role = role, .layout = *layout,
+		.data = mm->data_section, .size = mm->data_section_size };
 	int rc = verify_metadata(mm, path);
 	if (rc)
 		return rc;
@@ -407,9 +438,10 @@ static int verify_structure(const MMDB_s *mm, const char *path, enum sk_geo_role
 	/* The name said City or ASN; the data must agree, or every lookup would come back empty. */
 	if (!(flags & SK_GEO_SKIP_TYPE) && v.useful == 0) {
 		sk_diag(0, path, 0, "not %s database: none of its %lu records has %s", sk_geo_role_name[role],
-			v.records, role == SK_GEO_CITY ? "country/iso_code" : "autonomous_system_number");
+			v.records, useful_field(role, v.layout));
 		rc = -EINVAL;
 	}
+	*layout = v.layout;
 out:
 	if (rc == -ENOMEM)
 		sk_diag(0, path, 0, "cannot check GeoIP database: out of memory");
@@ -419,12 +451,16 @@ out:
 	return rc;
 }
 
-int sk_geo_verify(const MMDB_s *mm, const char *path, enum sk_geo_role role, unsigned flags)
+int sk_geo_verify(const MMDB_s *mm, const char *path, enum sk_geo_role role, unsigned flags,
+	enum sk_geo_layout *layout)
 {
 	int rc;
 	if (!(flags & SK_GEO_SKIP_TYPE) && (rc = check_type(mm, path, role)))
 		return rc;
-	if (!(flags & SK_GEO_SKIP_VERIFY) && (rc = verify_structure(mm, path, role, flags)))
+	if (!(flags & SK_GEO_SKIP_VERIFY) && (rc = verify_structure(mm, path, role, flags, layout)))
 		return rc;
+	/* Nothing showed a layout (or nothing was read): MaxMind's, as before there were two. */
+	if (*layout == SK_GEO_LAYOUT_UNKNOWN)
+		*layout = SK_GEO_LAYOUT_GEOIP2;
 	return 0;
 }

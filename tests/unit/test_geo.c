@@ -1,4 +1,5 @@
-/* test_geo.c -- geo: known answers from MaxMind's test databases, the cache, and every corrupt file */
+/* test_geo.c -- geo: known answers from MaxMind's test databases and ip-location-db-style ones, the
+ * cache, and every corrupt file */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -15,22 +16,42 @@
 #include "tap.h"
 #include "util/err.h"
 
-static const char *geodir;
+static const char *geodir;    /* MaxMind's test databases (GeoIP2 layout) */
+static char ipdbdir[4096];    /* ours, in ip-location-db's layout: tests/unit/data/geo */
 static char errbuf[16384];
 
-static const char *db_path(const char *name)
+static const char *path_in(const char *dir, const char *name)
 {
 	static char buf[4][4096];
 	static int next;
 	char *b = buf[next++ % 4];
-	snprintf(b, sizeof buf[0], "%s/%s", geodir, name);
+	snprintf(b, sizeof buf[0], "%s/%s", dir, name);
 	return b;
+}
+
+static const char *db_path(const char *name)
+{
+	return path_in(geodir, name);
+}
+
+static const char *ipdb_path(const char *name)
+{
+	return path_in(ipdbdir, name);
 }
 
 #define CITY "GeoLite2-City-Test.mmdb"
 #define CITY2 "GeoIP2-City-Test.mmdb"
 #define COUNTRY "GeoLite2-Country-Test.mmdb"
 #define ASN "GeoLite2-ASN-Test.mmdb"
+
+/* Made by tools/mkmmdb.py from the .json next to each; see tests/unit/data/geo/README.md. */
+#define IPDB_CITY "ipdb-city.mmdb"
+#define IPDB_COUNTRY "ipdb-country.mmdb"
+#define IPDB_COUNTRY4 "ipdb-country-ipv4.mmdb"
+#define IPDB_ASN "ipdb-asn.mmdb"
+
+/* A real ip-location-db database, when someone has fetched it (CI has not): checked if present. */
+#define REAL_IPDB_COUNTRY "/tmp/ipdb/package/geo-whois-asn-country.mmdb"
 
 /* Open with stderr sent to a temporary file, kept in errbuf: the diagnostic is part of the contract. */
 static int open_captured(const char *city, const char *asn, unsigned flags, sk_geo_t **out)
@@ -259,18 +280,28 @@ static void test_open_errors(void)
 	ok(rc == -EINVAL && !geo, "good City + bad ASN: whole open fails (rc %d)", rc);
 }
 
-/* Copy a database and damage it, to show the checks work on a real layout, not only on bad/. */
-static void test_damaged_copy(void)
+/*
+ * Copy a City database of 28-bit records and damage it, to show the checks work on a real layout,
+ * not only on bad/. `item` is a data item of the file (control byte first); its control byte is
+ * replaced by `bad_control`, which the structural check must refuse with `why`.
+ */
+static void test_damaged_copy(const char *src, const uint8_t *item, size_t item_len, uint8_t bad_control,
+	const char *why)
 {
 	char tmpl[] = "/tmp/test_geo_XXXXXX";
 	int fd = mkstemp(tmpl);
-	FILE *in = fopen(db_path(CITY), "rb");
+	FILE *in = fopen(src, "rb");
 	static uint8_t buf[1 << 16];
 	size_t n = in ? fread(buf, 1, sizeof buf, in) : 0;
 	if (in)
 		fclose(in);
-	if (fd < 0 || n < 1000 || n == sizeof buf) {
-		ok(0, "cannot make a damaged copy (fd %d, %zu bytes)", fd, n);
+	uint8_t *at = memmem(buf, n, item, item_len);
+	if (fd < 0 || n < 1000 || n == sizeof buf || !at) {
+		ok(0, "cannot make a damaged copy of %s (fd %d, %zu bytes, item %sfound)", src, fd, n, at ? "" : "not ");
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmpl);
+		}
 		return;
 	}
 	sk_geo_t *geo = NULL;
@@ -281,18 +312,33 @@ static void test_damaged_copy(void)
 	ok(pwrite(fd, buf, n, 0) == (ssize_t)n, "write damaged tree");
 	int rc = open_captured(tmpl, NULL, 0, &geo);
 	ok(rc == SK_EPARSE && !geo && strstr(errbuf, tmpl) && strstr(errbuf, "search tree node 100"),
-		"damaged search tree refused at open, naming file and node (rc %d)", rc);
+		"%s: damaged search tree refused at open, naming file and node (rc %d)", src, rc);
+	memcpy(buf + 700, save, 7);
+
+	/* One data item with a wrong size. */
+	uint8_t control = at[0];
+	at[0] = bad_control;
+	ok(pwrite(fd, buf, n, 0) == (ssize_t)n, "write damaged data");
+	rc = open_captured(tmpl, NULL, 0, &geo);
+	ok(rc == SK_EPARSE && !geo && strstr(errbuf, tmpl) && strstr(errbuf, why),
+		"%s: damaged data item refused at open (\"%s\", rc %d)", src, why, rc);
+	at[0] = control;
 
 	/* Truncated: the metadata at the end is gone. */
-	memcpy(buf + 700, save, 7);
 	ok(ftruncate(fd, 0) == 0 && pwrite(fd, buf, n / 2, 0) == (ssize_t)(n / 2), "write truncated copy");
 	rc = open_captured(tmpl, NULL, 0, &geo);
-	ok(rc == SK_EPARSE && !geo && strstr(errbuf, tmpl), "truncated file refused (rc %d)", rc);
+	ok(rc == SK_EPARSE && !geo && strstr(errbuf, tmpl), "%s: truncated file refused (rc %d)", src, rc);
 
 	/* Empty file. */
 	ok(ftruncate(fd, 0) == 0, "empty the copy");
 	rc = open_captured(tmpl, NULL, 0, &geo);
 	ok(rc == SK_EPARSE && !geo && strstr(errbuf, tmpl) && strstr(errbuf, "empty"), "empty file refused as empty (rc %d)", rc);
+
+	/* Undamaged, the same bytes open: the damage, not the copy, was refused. */
+	ok(pwrite(fd, buf, n, 0) == (ssize_t)n, "write the copy undamaged");
+	rc = open_captured(tmpl, NULL, 0, &geo);
+	ok(rc == 0 && geo, "%s: the undamaged copy opens (rc %d)", src, rc);
+	sk_geo_free(geo);
 	close(fd);
 	unlink(tmpl);
 }
@@ -829,18 +875,319 @@ static void test_bad_files(void)
 		files, sizeof bad_expect / sizeof bad_expect[0]);
 }
 
+/* Control bytes `ctl` then `width` bytes of `value` in big-endian order: one data item, to find. */
+static size_t item_be(uint8_t *out, const uint8_t *ctl, size_t nctl, const void *value, size_t width)
+{
+	memcpy(out, ctl, nctl);
+	for (size_t i = 0; i < width; i++)
+		out[nctl + i] = ((const uint8_t *)value)[width - 1 - i];   /* the hosts we run on are little-endian */
+	return nctl + width;
+}
+
+static void test_damaged_copies(void)
+{
+	_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "item_be() assumes a little-endian host");
+	uint8_t item[16];
+	double d = 58.4167;
+	float f = 58.4167f;
+	/* GeoLite2-City-Test's latitude of Linköping, a double (type 3, size 8): make it 7 bytes. */
+	size_t n = item_be(item, (const uint8_t[]){ 3 << 5 | 8 }, 1, &d, 8);
+	test_damaged_copy(db_path(CITY), item, n, 3 << 5 | 7, "double is not 8 bytes");
+	/* ipdb-city's, a float (extended type 15, size 4): make it 5 bytes. */
+	n = item_be(item, (const uint8_t[]){ 4, 15 - 7 }, 2, &f, 4);
+	test_damaged_copy(ipdb_path(IPDB_CITY), item, n, 5, "float is not 4 bytes");
+}
+
+/* ---- ip-location-db's flat layout ----------------------------------------------------------- */
+
+/* ipdb-city.json and ipdb-asn.json, as one geo answers them. */
+static const struct flat_known {
+	const char *ip, *country, *region, *city;
+	bool has_location;
+	double latitude, longitude;
+	uint8_t prefix;
+	uint32_t asn;
+	const char *org;
+} flat_known[] = {
+	{ "89.160.20.112", "SE", "Östergötland County", "Linköping", true, 58.4167, 15.6167, 28, 29518, "Bredband2 AB" },
+	{ "89.160.20.126", "SE", "Östergötland County", "Linköping", true, 58.4167, 15.6167, 28, 29518, "Bredband2 AB" },
+	{ "89.160.20.129", "SE", "Östergötland County", "Norrköping", true, 58.5942, 16.1826, 25, 29518, "Bredband2 AB" },
+	/* A leaf's prefix is its depth in the tree: the /17 is split around the /25 and /28 in it. */
+	{ "89.160.1.1", "SE", "", "", false, 0, 0, 20, 29518, "Bredband2 AB" },
+	{ "81.2.69.142", "GB", "England", "London", true, 51.5142, -0.0931, 31, 0, "" },   /* doubles */
+	{ "175.16.199.1", "CN", "Jilin Sheng", "Changchun", true, 43.88, 125.3228, 24, 0, "" },
+	{ "198.51.100.7", "", "", "Nowhere", false, 0, 0, 24, 0, "" },   /* "XYZ", latitude 91.5 */
+	{ "2001:218::1", "JP", "Tokyo", "Chiyoda City", true, 35.6869, 139.767, 32, 2914, "NTT America, Inc." },
+	{ "2a02:cf40:ff::1", "NO", "Oslo County", "Oslo", true, 59.9127, 10.7461, 48, 64496,
+		"Example AS (documentation number)" },
+	{ "2a02:cf40::1", "NO", "", "", false, 0, 0, 41, 64496, "Example AS (documentation number)" },
+	{ "1.128.0.1", "", "", "", false, 0, 0, 0, 1221, "Telstra Pty Ltd" },
+	{ "12.81.92.1", "", "", "", false, 0, 0, 0, 7018, "AT&T Services" },
+	{ "149.101.100.1", "", "", "", false, 0, 0, 0, 6167, "CELLCO-PART" },
+	{ "127.0.0.1", "", "", "", false, 0, 0, 0, 0, "" },
+	{ "::1", "", "", "", false, 0, 0, 0, 0, "" },
+};
+#define NFLAT (sizeof flat_known / sizeof flat_known[0])
+
+static void check_flat_known(const sk_geo_t *geo, sk_geo_cache_t *cache, const char *what)
+{
+	for (size_t i = 0; i < NFLAT; i++) {
+		const struct flat_known *k = &flat_known[i];
+		sk_geo_info_t g;
+		int rc = lookup(geo, cache, k->ip, &g);
+		/* The flat layout has no ISO 3166-2 code; its coordinates are floats, good to 1e-5 here. */
+		bool loc = g.has_location == k->has_location && fabs(g.latitude - k->latitude) < 1e-4 &&
+			fabs(g.longitude - k->longitude) < 1e-4;
+		ok(rc == 0 && !strcmp(g.country, k->country) && !strcmp(g.region, k->region) && !g.region_code[0] &&
+			!strcmp(g.city, k->city) && loc && g.prefix == k->prefix && g.asn == k->asn &&
+			!strcmp(g.as_org, k->org),
+			"%s: %s -> %s/%s/%s %s%.4f,%.4f /%u AS%u \"%s\" (got rc %d, %s/%s/%s %s%.4f,%.4f /%u AS%u \"%s\")",
+			what, k->ip, k->country, k->region, k->city, k->has_location ? "" : "no location ", k->latitude,
+			k->longitude, k->prefix, k->asn, k->org, rc, g.country, g.region, g.city,
+			g.has_location ? "" : "no location ", g.latitude, g.longitude, g.prefix, g.asn, g.as_org);
+	}
+}
+
+static void test_flat_known_answers(void)
+{
+	sk_geo_t *geo = NULL;
+	sk_geo_cache_t *cache = NULL;
+	sk_geo_info_t g, mapped;
+	sk_geo_stats_t s0;
+	int rc;
+
+	is_int(open_captured(ipdb_path(IPDB_CITY), ipdb_path(IPDB_ASN), 0, &geo), 0, "open ipdb-city + ipdb-asn");
+	ok(strstr(errbuf, "city ipvAll (ip-location-db layout)") && strstr(errbuf, "asn ipvAll (ip-location-db layout)"),
+		"the log names each database's layout, read from its database_type");
+	if (!geo || sk_geo_cache_new(1024, &cache)) {
+		ok(0, "cannot open ipdb databases or cache");
+		sk_geo_free(geo);
+		return;
+	}
+	check_flat_known(geo, NULL, "ipdb, no cache");
+	check_flat_known(geo, cache, "ipdb, cache, first time");
+	s0 = stats(cache);
+	check_flat_known(geo, cache, "ipdb, cache, second time");
+	is_int(stats(cache).hits - s0.hits, NFLAT, "ipdb: the second round came from the cache");
+
+	rc = lookup(geo, NULL, "89.160.20.112", &g);
+	ok(rc == 0 && strlen(g.city) == 10 && (unsigned char)g.city[4] == 0xc3 && (unsigned char)g.city[5] == 0xb6,
+		"ipdb: Linköping is UTF-8 (ö as c3 b6)");
+	rc = lookup(geo, NULL, "::ffff:89.160.20.112", &mapped);
+	ok(rc == 0 && same(&g, &mapped), "ipdb: ::ffff:89.160.20.112 answers as 89.160.20.112 (/%u)", mapped.prefix);
+
+	/* The cache keys on the networks the flat records came from, as with GeoIP2 ones. */
+	sk_geo_cache_clear(cache);
+	s0 = stats(cache);
+	rc = lookup(geo, cache, "89.160.20.112", &g);
+	rc |= lookup(geo, cache, "89.160.20.120", &mapped);
+	ok(rc == 0 && stats(cache).hits == s0.hits + 1 && same(&g, &mapped), "ipdb: 89.160.20.120 (same /28) is a hit");
+	rc = lookup(geo, cache, "89.160.20.129", &g);
+	ok(rc == 0 && stats(cache).hits == s0.hits + 1 && !strcmp(g.city, "Norrköping"),
+		"ipdb: 89.160.20.129 (another network of the /24) is a miss with its own answer");
+	rc = lookup(geo, cache, "2a02:cf40:ff:1::1", &g);
+	rc |= lookup(geo, cache, "2a02:cf40:ff:ffff::2", &mapped);
+	ok(rc == 0 && stats(cache).hits == s0.hits + 2 && same(&g, &mapped) && !strcmp(g.city, "Oslo"),
+		"ipdb: 2a02:cf40:ff:ffff::2 (same /48) is a hit");
+	rc = lookup(geo, cache, "2a02:cf40:fe::1", &g);
+	ok(rc == 0 && stats(cache).hits == s0.hits + 2 && !g.city[0] && !strcmp(g.country, "NO"),
+		"ipdb: 2a02:cf40:fe::1 (another /48, in the /29) is a miss: NO without a city");
+	is_int(stats(cache).errors, 0, "ipdb: no errors counted");
+	sk_geo_cache_free(cache);
+	sk_geo_free(geo);
+}
+
+static void test_flat_single_and_mixed(void)
+{
+	sk_geo_t *geo = NULL;
+	sk_geo_info_t g;
+	int rc;
+
+	is_int(open_captured(ipdb_path(IPDB_COUNTRY), NULL, 0, &geo), 0, "open ipdb-country alone");
+	if (geo) {
+		rc = lookup(geo, NULL, "89.160.20.112", &g);
+		ok(rc == 0 && !strcmp(g.country, "SE") && !g.city[0] && !g.region[0] && !g.has_location && g.prefix == 17,
+			"ipdb-country: 89.160.20.112 -> SE /17, nothing else (got %s/%s /%u)", g.country, g.city, g.prefix);
+		rc = lookup(geo, NULL, "2a02:cf40::1", &g);
+		ok(rc == 0 && !strcmp(g.country, "NO") && g.prefix == 29, "ipdb-country: 2a02:cf40::1 -> NO /29 (got %s /%u)",
+			g.country, g.prefix);
+		rc = lookup(geo, NULL, "1.128.0.1", &g);
+		ok(rc == 0 && unknown(&g), "ipdb-country: 1.128.0.1 unknown");
+		sk_geo_free(geo);
+		geo = NULL;
+	}
+
+	is_int(open_captured(ipdb_path(IPDB_COUNTRY4), NULL, 0, &geo), 0, "open ipdb-country-ipv4 (\"country ipv4\") alone");
+	ok(strstr(errbuf, "country ipv4 (ip-location-db layout), IPv4"), "its layout is read from its type");
+	if (geo) {
+		rc = lookup(geo, NULL, "::ffff:81.2.69.142", &g);
+		ok(rc == 0 && !strcmp(g.country, "GB") && g.prefix == 26, "ipdb-country-ipv4: ::ffff:81.2.69.142 -> GB /26 (got %s /%u)",
+			g.country, g.prefix);
+		rc = lookup(geo, NULL, "2a02:cf40::1", &g);
+		ok(rc == 0 && unknown(&g), "ipdb-country-ipv4: an IPv6 address is unknown, not an error (rc %d)", rc);
+		sk_geo_free(geo);
+		geo = NULL;
+	}
+
+	is_int(open_captured(NULL, ipdb_path(IPDB_ASN), 0, &geo), 0, "open ipdb-asn alone");
+	if (geo) {
+		rc = lookup(geo, NULL, "12.81.92.1", &g);
+		ok(rc == 0 && g.asn == 7018 && !strcmp(g.as_org, "AT&T Services") && !g.country[0] && g.prefix == 0,
+			"ipdb-asn: 12.81.92.1 -> AS7018 AT&T Services (got AS%u %s)", g.asn, g.as_org);
+		sk_geo_free(geo);
+		geo = NULL;
+	}
+
+	/* Each database keeps its own layout: MaxMind's City with ip-location-db's ASN, and the reverse. */
+	is_int(open_captured(db_path(CITY), ipdb_path(IPDB_ASN), 0, &geo), 0, "open GeoLite2-City-Test + ipdb-asn");
+	if (geo) {
+		rc = lookup(geo, NULL, "2001:218::1", &g);
+		ok(rc == 0 && !strcmp(g.country, "JP") && !g.city[0] && g.asn == 2914,
+			"GeoIP2 City + flat ASN: 2001:218::1 -> JP, AS2914 (got %s/%s AS%u)", g.country, g.city, g.asn);
+		rc = lookup(geo, NULL, "89.160.20.112", &g);
+		ok(rc == 0 && !strcmp(g.city, "Linköping") && !strcmp(g.region_code, "E") && g.asn == 29518,
+			"GeoIP2 City + flat ASN: 89.160.20.112 -> Linköping (E), AS29518");
+		sk_geo_free(geo);
+		geo = NULL;
+	}
+	is_int(open_captured(ipdb_path(IPDB_CITY), db_path(ASN), 0, &geo), 0, "open ipdb-city + GeoLite2-ASN-Test");
+	if (geo) {
+		rc = lookup(geo, NULL, "89.160.20.112", &g);
+		ok(rc == 0 && !strcmp(g.city, "Linköping") && !g.region_code[0] && g.asn == 29518 &&
+			!strcmp(g.as_org, "Bredband2 AB"), "flat City + GeoIP2 ASN: 89.160.20.112 -> Linköping, AS29518");
+		sk_geo_free(geo);
+	}
+}
+
+static void test_flat_open_errors(void)
+{
+	sk_geo_t *geo = NULL;
+	int rc = open_captured(ipdb_path(IPDB_ASN), NULL, 0, &geo);
+	ok(rc == -EINVAL && !geo && strstr(errbuf, "\"asn ipvAll\" is not a City or Country database"),
+		"ipdb-asn given as City database: -EINVAL naming its type (rc %d)", rc);
+	rc = open_captured(NULL, ipdb_path(IPDB_CITY), 0, &geo);
+	ok(rc == -EINVAL && !geo && strstr(errbuf, "\"city ipvAll\" is not an ASN database"),
+		"ipdb-city given as ASN database: -EINVAL (rc %d)", rc);
+	rc = open_captured(NULL, ipdb_path(IPDB_COUNTRY), 0, &geo);
+	ok(rc == -EINVAL && !geo, "ipdb-country given as ASN database: -EINVAL (rc %d)", rc);
+	rc = open_captured(ipdb_path(IPDB_CITY), ipdb_path(IPDB_CITY), 0, &geo);
+	ok(rc == -EINVAL && !geo, "good ipdb City + bad ASN: whole open fails (rc %d)", rc);
+}
+
+/* One record {"country_code": "SE"}, and with `blank`, a second record before it holding neither
+ * layout's country ({"x": "y"}), which the check meets first (the chain's 1 bit: 128.0.0.0/1). */
+static void write_flat_chain_db(const char *path, const char *type, bool blank)
+{
+	static struct mk d;
+	uint32_t rec[2];
+	d.n = 0;
+	rec[0] = (uint32_t)d.n;
+	mk_head(&d, 7, 1);
+	mk_str(&d, "country_code");
+	mk_str(&d, "SE");
+	rec[1] = (uint32_t)d.n;
+	mk_head(&d, 7, 1);
+	mk_str(&d, "x");
+	mk_str(&d, "y");
+	write_db(path, type, 32, &d, rec, blank ? 2 : 1, ~0u);
+}
+
+/* A database_type of neither family: the records decide, once, at open. */
+static void test_flat_by_content(void)
+{
+	char path[] = "/tmp/test_geo_flat_XXXXXX";
+	int fd = mkstemp(path);
+	sk_geo_t *geo = NULL;
+	sk_geo_info_t g;
+	int rc;
+	if (fd < 0) {
+		ok(0, "mkstemp: %s", strerror(errno));
+		return;
+	}
+	close(fd);
+
+	write_flat_chain_db(path, "Test-City", true);
+	rc = open_captured(path, NULL, 0, &geo);
+	ok(rc == 0 && geo && strstr(errbuf, "Test-City (ip-location-db layout)"),
+		"type \"Test-City\" with country_code records: opened, layout taken from the records (rc %d)", rc);
+	if (geo) {
+		rc = lookup(geo, NULL, "0.0.0.0", &g);
+		ok(rc == 0 && !strcmp(g.country, "SE") && g.prefix == 32, "and 0.0.0.0 reads SE (got %s)", g.country);
+		rc = lookup(geo, NULL, "128.0.0.1", &g);
+		ok(rc == 0 && !g.country[0] && g.prefix == 1, "the record without a country reads as none (got %s /%u)",
+			g.country, g.prefix);
+		sk_geo_free(geo);
+		geo = NULL;
+	}
+
+	/* The GeoIP2 control: the chain's {"country": {"iso_code": "SE"}} under an unknown name. */
+	write_chain_db(path, "Test-City", 32, false, ~0u);
+	rc = open_captured(path, NULL, 0, &geo);
+	ok(rc == 0 && geo && strstr(errbuf, "Test-City (GeoIP2 layout)"),
+		"type \"Test-City\" with country maps: GeoIP2 layout (rc %d)", rc);
+	sk_geo_free(geo);
+	geo = NULL;
+
+	/* A name that says one layout over records of the other: refused, saying what was looked for. */
+	write_chain_db(path, "city ipvAll", 32, false, ~0u);
+	rc = open_captured(path, NULL, 0, &geo);
+	ok(rc == -EINVAL && !geo && strstr(errbuf, "none of its 1 records has country_code (ip-location-db layout)"),
+		"\"city ipvAll\" holding GeoIP2 records is refused (rc %d)", rc);
+	write_flat_chain_db(path, "GeoLite2-City", false);
+	rc = open_captured(path, NULL, 0, &geo);
+	ok(rc == -EINVAL && !geo && strstr(errbuf, "none of its 1 records has country/iso_code (GeoIP2 layout)"),
+		"\"GeoLite2-City\" holding flat records is refused (rc %d)", rc);
+	write_chain_db(path, "country ipv4", 32, true, ~0u);
+	rc = open_captured(path, NULL, 0, &geo);
+	ok(rc == -EINVAL && !geo && strstr(errbuf, "none of its 1 records has country_code"),
+		"\"country ipv4\" holding ASN records is refused (rc %d)", rc);
+	write_chain_db(path, "Test-City", 32, true, ~0u);
+	rc = open_captured(path, NULL, 0, &geo);
+	ok(rc == -EINVAL && !geo && strstr(errbuf, "has country/iso_code or country_code\n"),
+		"an unknown name over records of neither layout: refused, naming both fields (rc %d)", rc);
+	unlink(path);
+}
+
+/* The real thing, when present: geo-whois-asn-country (CC BY 4.0, NRO), about 8 MB. */
+static void test_real_ipdb(void)
+{
+	if (access(REAL_IPDB_COUNTRY, R_OK) != 0) {
+		printf("# skip the check of a real ip-location-db database: no %s "
+			"(npm pack @ip-location-db/geo-whois-asn-country-mmdb, unpacked in /tmp/ipdb)\n", REAL_IPDB_COUNTRY);
+		return;
+	}
+	sk_geo_t *geo = NULL;
+	sk_geo_info_t g;
+	int rc = open_captured(REAL_IPDB_COUNTRY, NULL, 0, &geo);
+	ok(rc == 0 && geo && strstr(errbuf, "(ip-location-db layout)"), "real %s opens (rc %d)", REAL_IPDB_COUNTRY, rc);
+	if (geo) {
+		rc = lookup(geo, NULL, "89.160.20.112", &g);
+		ok(rc == 0 && !strcmp(g.country, "SE"), "real geo-whois-asn-country: 89.160.20.112 -> SE (got \"%s\" /%u)",
+			g.country, g.prefix);
+	}
+	sk_geo_free(geo);
+}
+
 int main(void)
 {
 	geodir = getenv("SK_GEOIP_DIR");
 	if (!geodir || !*geodir)
 		geodir = "../shared/testdata/geoip";
-	printf("# geoip test data: %s\n", geodir);
+	/* meson sets SK_TESTDATA to tests/unit/data and runs tests from the project root. */
+	const char *data = getenv("SK_TESTDATA");
+	snprintf(ipdbdir, sizeof ipdbdir, "%s/geo", data && *data ? data : "tests/unit/data");
+	printf("# geoip test data: %s and %s\n", geodir, ipdbdir);
 
 	test_known_answers();
 	test_single_database();
 	test_open_errors();
-	test_damaged_copy();
+	test_damaged_copies();
 	test_built_databases();
+	test_flat_known_answers();
+	test_flat_single_and_mixed();
+	test_flat_open_errors();
+	test_flat_by_content();
+	test_real_ipdb();
 	test_cache();
 	test_bad_args();
 	test_bad_files();
