@@ -52,7 +52,7 @@ fail:
 
 int sk_sock_udp(const struct sockaddr *sa, socklen_t len, int *out, bool *pktinfo)
 {
-	int fd, rc = open_common(sa, SOCK_DGRAM, &fd);
+	int fd = -1, rc = open_common(sa, SOCK_DGRAM, &fd);
 	if (rc)
 		return rc;
 	bool wild = is_wildcard(sa);
@@ -86,7 +86,7 @@ fail:
 
 int sk_sock_tcp(const struct sockaddr *sa, socklen_t len, int *out)
 {
-	int fd, rc = open_common(sa, SOCK_STREAM, &fd);
+	int fd = -1, rc = open_common(sa, SOCK_STREAM, &fd);
 	if (rc)
 		return rc;
 	/* Restart while old connections sit in TIME_WAIT. */

@@ -152,14 +152,18 @@ static void log_stats(sk_telemetry_t *t, const sk_sink_stats_t *final)
 	char line[512] = "";
 	size_t o = 0;
 
-	publish_stats(t);
+	if (final) {
+		/* The sinks are closed: their final word is all there is to publish. */
+		for (unsigned s = 0; s < t->nsinks; s++) {
+			atomic_store_explicit(&t->written[s], final[s].written, memory_order_relaxed);
+			atomic_store_explicit(&t->failed[s], final[s].failed, memory_order_relaxed);
+		}
+	} else {
+		publish_stats(t);
+	}
 	sk_telemetry_stats(t, &st);
 	for (unsigned s = 0; s < t->nsinks && o < sizeof line; s++) {
-		sk_sink_stats_t now = { 0, 0 };
-		if (final)
-			now = final[s];
-		else
-			t->sinks[s].ops->stats(t->sinks[s].state, &now);
+		sk_sink_stats_t now = { st.sink[s].written, st.sink[s].failed };
 		o += (size_t)snprintf(line + o, sizeof line - o, "%s written %llu failed %llu; ",
 			t->sinks[s].ops->name, (unsigned long long)now.written,
 			(unsigned long long)now.failed);

@@ -25,7 +25,11 @@ static const char *path_in(const char *dir, const char *name)
 	static char buf[4][4096];
 	static int next;
 	char *b = buf[next++ % 4];
-	snprintf(b, sizeof buf[0], "%s/%s", dir, name);
+	/* A path too long for the buffer would name the wrong file: fail loudly instead. */
+	if ((size_t)snprintf(b, sizeof buf[0], "%s/%s", dir, name) >= sizeof buf[0]) {
+		fprintf(stderr, "path too long: %s/%s\n", dir, name);
+		exit(2);
+	}
 	return b;
 }
 
