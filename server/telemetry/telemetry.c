@@ -61,7 +61,14 @@ struct sk_telemetry {
 	_Atomic(handover_t *) next;
 	atomic_bool stop, reopen;
 	_Atomic uint64_t processed;
-	_Atomic uint64_t written[SK_TELEMETRY_SINKS_MAX], failed[SK_TELEMETRY_SINKS_MAX];
+	/*
+	 * Written by the telemetry thread only, read by any thread: aligned words accessed as
+	 * volatile (one writer, so never torn on the 64-bit targets we build for). Not C11 atomics:
+	 * gcc 12 classed publish_stats() as pure when its stores were atomic builtins (atomic store,
+	 * exchange, _Atomic members alike) and deleted every call to it at -O1 and -O2, so the
+	 * counters read 0; the volatile stores are kept.
+	 */
+	volatile uint64_t written[SK_TELEMETRY_SINKS_MAX], failed[SK_TELEMETRY_SINKS_MAX];
 };
 
 static uint64_t mono_ms(void)
@@ -138,8 +145,8 @@ static void publish_stats(sk_telemetry_t *t)
 	for (unsigned s = 0; s < t->nsinks; s++) {
 		sk_sink_stats_t st = { 0, 0 };
 		t->sinks[s].ops->stats(t->sinks[s].state, &st);
-		atomic_store_explicit(&t->written[s], st.written, memory_order_relaxed);
-		atomic_store_explicit(&t->failed[s], st.failed, memory_order_relaxed);
+		t->written[s] = st.written;
+		t->failed[s] = st.failed;
 	}
 }
 
@@ -155,8 +162,8 @@ static void log_stats(sk_telemetry_t *t, const sk_sink_stats_t *final)
 	if (final) {
 		/* The sinks are closed: their final word is all there is to publish. */
 		for (unsigned s = 0; s < t->nsinks; s++) {
-			atomic_store_explicit(&t->written[s], final[s].written, memory_order_relaxed);
-			atomic_store_explicit(&t->failed[s], final[s].failed, memory_order_relaxed);
+			t->written[s] = final[s].written;
+			t->failed[s] = final[s].failed;
 		}
 	} else {
 		publish_stats(t);
@@ -463,7 +470,7 @@ void sk_telemetry_stats(sk_telemetry_t *t, sk_telemetry_stats_t *out)
 	out->nsinks = t->nsinks;
 	for (unsigned s = 0; s < t->nsinks; s++) {
 		out->sink[s].name = t->sinks[s].ops->name;
-		out->sink[s].written = atomic_load_explicit(&t->written[s], memory_order_relaxed);
-		out->sink[s].failed = atomic_load_explicit(&t->failed[s], memory_order_relaxed);
+		out->sink[s].written = t->written[s];
+		out->sink[s].failed = t->failed[s];
 	}
 }
