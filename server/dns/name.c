@@ -1,6 +1,5 @@
 /* name.c -- uncompressed wire-format domain names: lengths, labels, case, text */
 #include <errno.h>
-#include <stdio.h>
 
 #include "dns/name.h"
 #include "util/err.h"
@@ -131,6 +130,12 @@ int sk_name_from_text(const char *text, uint8_t *out, size_t cap, bool lower_cas
 	return len > SK_NAME_MAX ? SK_ETOOBIG : (int)len;
 }
 
+/* How each byte is written in presentation form: 0 as it is, 1 after a backslash, 2 as \DDD. */
+static const uint8_t text_class[256] = {
+	[0x00 ... 0x20] = 2, [0x7f ... 0xff] = 2,
+	['.'] = 1, ['\\'] = 1, ['"'] = 1, [';'] = 1, ['('] = 1, [')'] = 1, ['@'] = 1, ['$'] = 1,
+};
+
 int sk_name_to_text(const uint8_t *name, char *out, size_t cap)
 {
 	size_t n = 0;
@@ -142,26 +147,26 @@ int sk_name_to_text(const uint8_t *name, char *out, size_t cap)
 		return 1;
 	}
 	for (const uint8_t *p = name; *p; p += *p + 1) {
-		for (unsigned i = 1; i <= *p; i++) {
+		unsigned len = *p;
+		/* Room for the label at its worst (every byte \DDD), its dot and the final NUL: then no
+		 * byte needs a check of its own. Only a name near `cap` takes the checked path. */
+		bool roomy = n + 4 * (size_t)len + 2 <= cap;
+		for (unsigned i = 1; i <= len; i++) {
 			uint8_t c = p[i];
-			char esc[5];
-			size_t k;
-			if (c < 0x21 || c > 0x7e) {
-				snprintf(esc, sizeof esc, "\\%03u", c);
-				k = 4;
-			} else if (c == '.' || c == '\\' || c == '"' || c == ';' || c == '(' || c == ')' ||
-				   c == '@' || c == '$') {
-				esc[0] = '\\';
-				esc[1] = (char)c;
-				k = 2;
-			} else {
-				esc[0] = (char)c;
-				k = 1;
-			}
-			if (n + k + 2 > cap)
+			unsigned cls = text_class[c];
+			if (!roomy && n + (cls == 0 ? 1 : cls == 1 ? 2 : 4) + 2 > cap)
 				return SK_ETOOBIG;
-			memcpy(out + n, esc, k);
-			n += k;
+			if (cls == 0) {
+				out[n++] = (char)c;
+			} else if (cls == 1) {
+				out[n++] = '\\';
+				out[n++] = (char)c;
+			} else {
+				out[n++] = '\\';
+				out[n++] = (char)('0' + c / 100);
+				out[n++] = (char)('0' + c / 10 % 10);
+				out[n++] = (char)('0' + c % 10);
+			}
 		}
 		out[n++] = '.';
 	}

@@ -39,6 +39,9 @@ _Static_assert(sizeof(struct slot) == 24, "four keys of a set fit in 96 bytes");
 struct sk_geo_cache {
 	struct slot *slots;        /* nsets * WAYS keys */
 	sk_geo_info_t *info;       /* the result of each slot, same index */
+	unsigned char *annex;      /* the caller's bytes of each slot, same index; NULL when none */
+	size_t annex_size;
+	struct slot *last;         /* the slot that answered the last lookup; NULL when none did */
 	uint32_t set_mask;         /* nsets - 1; nsets is a power of two */
 	uint32_t clock;
 	uint64_t gen;              /* geo the entries came from; 0 before the first lookup */
@@ -52,10 +55,10 @@ static void bump(_Atomic uint64_t *c)
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
 }
 
-int sk_geo_cache_new(unsigned entries, sk_geo_cache_t **out)
+int sk_geo_cache_new(unsigned entries, size_t annex, sk_geo_cache_t **out)
 {
 	sk_geo_cache_t *c = NULL;
-	if (!out || entries == 0 || entries > (1u << 22))
+	if (!out || entries == 0 || entries > (1u << 22) || annex > SK_GEO_ANNEX_MAX)
 		return -EINVAL;
 	uint32_t nsets = 1;
 	while (nsets * WAYS < entries)
@@ -68,6 +71,11 @@ int sk_geo_cache_new(unsigned entries, sk_geo_cache_t **out)
 	c->info = calloc((size_t)nsets * WAYS, sizeof *c->info);
 	if (!c->slots || !c->info)
 		goto fail;
+	if (annex) {
+		c->annex_size = annex;
+		if (!(c->annex = calloc((size_t)nsets * WAYS, annex)))
+			goto fail;
+	}
 	c->set_mask = nsets - 1;
 	*out = c;
 	return 0;
@@ -80,6 +88,7 @@ void sk_geo_cache_free(sk_geo_cache_t *c)
 {
 	if (!c)
 		return;
+	free(c->annex);
 	free(c->info);
 	free(c->slots);
 	free(c);
@@ -90,6 +99,14 @@ void sk_geo_cache_clear(sk_geo_cache_t *c)
 	if (!c)
 		return;
 	memset(c->slots, 0, ((size_t)c->set_mask + 1) * WAYS * sizeof *c->slots);
+	c->last = NULL;
+}
+
+void *sk_geo_cache_annex(sk_geo_cache_t *c)
+{
+	if (!c || !c->annex || !c->last)
+		return NULL;
+	return c->annex + (size_t)(c->last - c->slots) * c->annex_size;
 }
 
 void sk_geo_cache_stats(const sk_geo_cache_t *c, sk_geo_stats_t *out)
@@ -134,6 +151,7 @@ bool sk_geo_cache_find(sk_geo_cache_t *c, uint64_t gen, int family, const uint8_
 		c->warned = false;
 	}
 	bump(&c->lookups);
+	c->last = NULL;
 	uint8_t fam = family == AF_INET ? 4 : 6;
 	struct slot *set = set_of(c, family, addr);
 	for (unsigned w = 0; w < WAYS; w++) {
@@ -141,6 +159,7 @@ bool sk_geo_cache_find(sk_geo_cache_t *c, uint64_t gen, int family, const uint8_
 		if (s->family != fam || !prefix_equal(s->net, addr, s->len))
 			continue;
 		s->stamp = ++c->clock;
+		c->last = s;
 		memcpy(info, &c->info[s - c->slots], sizeof *info);
 		bump(&c->hits);
 		return true;
@@ -175,6 +194,9 @@ void sk_geo_cache_store(sk_geo_cache_t *c, int family, const uint8_t *addr, unsi
 	v->family = family == AF_INET ? 4 : 6;
 	v->stamp = ++c->clock;
 	memcpy(&c->info[v - c->slots], info, sizeof *info);
+	if (c->annex)
+		memset(c->annex + (size_t)(v - c->slots) * c->annex_size, 0, c->annex_size);
+	c->last = v;
 }
 
 bool sk_geo_cache_error(sk_geo_cache_t *c)

@@ -76,13 +76,26 @@ void sk_geo_free(sk_geo_t *geo);
  */
 typedef struct sk_geo_cache sk_geo_cache_t;
 
+/* Largest annex an entry may carry (see sk_geo_cache_new). */
+#define SK_GEO_ANNEX_MAX 4096
+
 /*
  * Allocate a cache of at least `entries` results (1 .. 1<<22; rounded up to a power of two, at
- * least 4). Memory is 328 bytes per entry (a 24-byte key and a copy of the result: 5.4 MB for
- * 16384 entries), all allocated here: lookups never allocate.
- * Returns 0 and stores it in *out, or -EINVAL / -ENOMEM with *out untouched.
+ * least 4). Each entry may carry `annex` bytes (0 .. SK_GEO_ANNEX_MAX) that belong to the caller:
+ * room for something derived from the result and worth computing once per entry, such as its text
+ * form (see sk_geo_cache_annex). Memory is (328 + annex) bytes per entry (a 24-byte key and a copy
+ * of the result: 5.4 MB for 16384 entries without annex), all allocated here: lookups never
+ * allocate. Returns 0 and stores it in *out, or -EINVAL / -ENOMEM with *out untouched.
  */
-int sk_geo_cache_new(unsigned entries, sk_geo_cache_t **out);
+int sk_geo_cache_new(unsigned entries, size_t annex, sk_geo_cache_t **out);
+
+/*
+ * The annex of the entry that answered the last sk_geo_lookup() through `cache`, whether from the
+ * cache or freshly stored: all zero bytes when the entry was just filled, and whatever the caller
+ * wrote there since, until the entry is reused for another network. Meaningful only right after a
+ * lookup through this cache that returned 0. NULL when the cache has no annex.
+ */
+void *sk_geo_cache_annex(sk_geo_cache_t *cache);
 
 /* Free a cache. Accepts NULL. */
 void sk_geo_cache_free(sk_geo_cache_t *cache);

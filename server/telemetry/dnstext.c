@@ -38,11 +38,11 @@ static const char *const opcodes[] = {
 const char *sk_dnstext_type(uint16_t type, char *buf)
 {
 	if (type < sizeof types / sizeof *types && types[type])
-		return strcpy(buf, types[type]);
+		return types[type];
 	if (type == 32768)
-		return strcpy(buf, "TA");
+		return "TA";
 	if (type == 32769)
-		return strcpy(buf, "DLV");
+		return "DLV";
 	snprintf(buf, SK_DNSTEXT_MAX, "TYPE%u", type);
 	return buf;
 }
@@ -50,11 +50,11 @@ const char *sk_dnstext_type(uint16_t type, char *buf)
 const char *sk_dnstext_class(uint16_t qclass, char *buf)
 {
 	switch (qclass) {
-	case 1: return strcpy(buf, "IN");
-	case 3: return strcpy(buf, "CH");
-	case 4: return strcpy(buf, "HS");
-	case 254: return strcpy(buf, "NONE");
-	case 255: return strcpy(buf, "ANY");
+	case 1: return "IN";
+	case 3: return "CH";
+	case 4: return "HS";
+	case 254: return "NONE";
+	case 255: return "ANY";
 	}
 	snprintf(buf, SK_DNSTEXT_MAX, "CLASS%u", qclass);
 	return buf;
@@ -63,7 +63,7 @@ const char *sk_dnstext_class(uint16_t qclass, char *buf)
 const char *sk_dnstext_rcode(uint16_t rcode, char *buf)
 {
 	if (rcode < sizeof rcodes / sizeof *rcodes && rcodes[rcode])
-		return strcpy(buf, rcodes[rcode]);
+		return rcodes[rcode];
 	snprintf(buf, SK_DNSTEXT_MAX, "RCODE%u", rcode);
 	return buf;
 }
@@ -71,7 +71,7 @@ const char *sk_dnstext_rcode(uint16_t rcode, char *buf)
 const char *sk_dnstext_opcode(uint8_t opcode, char *buf)
 {
 	if (opcode < sizeof opcodes / sizeof *opcodes && opcodes[opcode])
-		return strcpy(buf, opcodes[opcode]);
+		return opcodes[opcode];
 	snprintf(buf, SK_DNSTEXT_MAX, "OPCODE%u", opcode);
 	return buf;
 }

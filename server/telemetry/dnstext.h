@@ -4,8 +4,9 @@
 
 #include <stdint.h>
 
-/* Each writes the mnemonic, or the RFC 3597 style fallback ("TYPE65534", "CLASS7", "RCODE23",
- * "OPCODE3") for numbers without one, into buf (at least SK_DNSTEXT_MAX bytes) and returns buf. */
+/* Each returns the mnemonic (a constant string), or writes the RFC 3597 style fallback
+ * ("TYPE65534", "CLASS7", "RCODE23", "OPCODE3") for numbers without one into buf (at least
+ * SK_DNSTEXT_MAX bytes) and returns buf. */
 #define SK_DNSTEXT_MAX 16
 
 const char *sk_dnstext_type(uint16_t type, char *buf);

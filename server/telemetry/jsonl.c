@@ -16,6 +16,9 @@
 /* One write(2) per megabyte at most: at 100k queries a second about 60 writes a second. */
 #define BUF_SIZE (1u << 20)
 #define FILE_MODE 0640
+/* Page cache: written data is handed to the disk in chunks of this size, and a chunk is dropped
+ * from the cache once the next one is complete (see release_cache). */
+#define CACHE_CHUNK (16u << 20)
 
 typedef struct jsonl {
 	char *path;
@@ -23,6 +26,7 @@ typedef struct jsonl {
 	unsigned keep;          /* rotated files kept: path.1 (newest) ... path.keep */
 	int fd;                 /* -1 while the file cannot be opened: retried at every write */
 	uint64_t size;          /* bytes in the open file */
+	uint64_t chunk_from;    /* start of the chunk being filled (release_cache) */
 	char *buf;              /* whole records only, never more than BUF_SIZE */
 	size_t len;
 	uint64_t nrec;          /* records in buf */
@@ -49,7 +53,27 @@ static int open_file(jsonl_t *j)
 	}
 	j->fd = fd;
 	j->size = (uint64_t)st.st_size;
+	j->chunk_from = j->size;
 	return 0;
+}
+
+/*
+ * Keep the telemetry file from filling the page cache. Left alone, the kernel caches every byte
+ * written until memory runs short, at 50 MB a second under load, crowding out what is worth caching
+ * (the geo databases are mapped files) and making the writer pay for fresh pages. So each completed
+ * chunk is sent to the disk at once (asynchronously), and the chunk before it, written by then, is
+ * dropped. The newest 16 to 32 MiB stay cached for a reader that follows the file (tail -F, a log
+ * shipper). Advice only: on a filesystem or device that ignores it nothing changes.
+ */
+static void release_cache(jsonl_t *j)
+{
+	while (j->size - j->chunk_from >= CACHE_CHUNK) {
+		off_t at = (off_t)j->chunk_from;
+		(void)sync_file_range(j->fd, at, CACHE_CHUNK, SYNC_FILE_RANGE_WRITE);
+		if (at >= (off_t)CACHE_CHUNK)
+			(void)posix_fadvise(j->fd, at - (off_t)CACHE_CHUNK, CACHE_CHUNK, POSIX_FADV_DONTNEED);
+		j->chunk_from += CACHE_CHUNK;
+	}
 }
 
 static void close_file(jsonl_t *j)
@@ -65,6 +89,9 @@ static int rotate(jsonl_t *j)
 	size_t n = strlen(j->path) + 16;
 	char from[n], to[n];
 
+	/* The finished file leaves the cache too (what is still being written out stays). */
+	if (j->fd >= 0)
+		(void)posix_fadvise(j->fd, 0, 0, POSIX_FADV_DONTNEED);
 	close_file(j);
 	if (j->keep == 0) {
 		if (unlink(j->path) < 0 && errno != ENOENT)
@@ -175,6 +202,7 @@ static int write_out(jsonl_t *j)
 		done += recs;
 		off += n;
 	}
+	release_cache(j);
 	note_success(j);
 	j->len = 0;
 	j->nrec = 0;

@@ -134,81 +134,13 @@ static void put_qflags(jw_t *w, uint16_t f)
 	PUT(w, "\"");
 }
 
-/*
- * Degrees with four decimals (about 11 m, what the databases hold), as %.4f would print them but
- * without printf's floating-point machinery, which cost a fifth of a record's formatting.
- */
-static void put_coord(jw_t *w, double v)
+/* A geolocation object rendered by the record (telemetry/geojson.h), or null. */
+static void put_geo(jw_t *w, const char *json, size_t len)
 {
-	char tmp[24], *q = tmp + sizeof tmp;
-	bool neg = v < 0;
-	if (!(v > -1e6 && v < 1e6)) /* not a coordinate (or NaN): never from a valid database */
-		v = 0;
-	uint64_t u = (uint64_t)((neg ? -v : v) * 10000.0 + 0.5);
-	bool zero = u == 0;
-	for (int i = 0; i < 4; i++) {
-		*--q = (char)('0' + u % 10);
-		u /= 10;
-	}
-	*--q = '.';
-	do {
-		*--q = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (neg && !zero)
-		*--q = '-';
-	put(w, q, (size_t)(tmp + sizeof tmp - q));
-}
-
-/* Only what the databases know: an address in no database gives {}. */
-static void put_geo(jw_t *w, const sk_geo_info_t *g)
-{
-	bool first = true;
-#define SEP() do { if (!first) PUT(w, ","); first = false; } while (0)
-	if (!g) {
+	if (json)
+		put(w, json, len);
+	else
 		PUT(w, "null");
-		return;
-	}
-	PUT(w, "{");
-	if (g->country[0]) {
-		SEP();
-		PUT(w, "\"country\":");
-		put_str(w, g->country);
-	}
-	if (g->region_code[0]) {
-		SEP();
-		PUT(w, "\"region_code\":");
-		put_str(w, g->region_code);
-	}
-	if (g->region[0]) {
-		SEP();
-		PUT(w, "\"region\":");
-		put_str(w, g->region);
-	}
-	if (g->city[0]) {
-		SEP();
-		PUT(w, "\"city\":");
-		put_str(w, g->city);
-	}
-	if (g->has_location) {
-		SEP();
-		PUT(w, "\"lat\":");
-		put_coord(w, g->latitude);
-		PUT(w, ",\"lon\":");
-		put_coord(w, g->longitude);
-	}
-	if (g->asn) {
-		SEP();
-		PUT(w, "\"asn\":");
-		put_u64(w, g->asn);
-	}
-	if (g->as_org[0]) {
-		SEP();
-		PUT(w, "\"as_org\":");
-		put_str(w, g->as_org);
-	}
-	PUT(w, "}");
-#undef SEP
 }
 
 static void put_edns(jw_t *w, const sk_record_t *rec)
@@ -283,13 +215,13 @@ size_t sk_jsonl_format(char *out, size_t cap, const sk_record_t *rec, sk_jsonl_c
 	put_str_or_null(&w, rec->zone);
 	PUT(&w, ",\"tags\":");
 	if (rec->zone && ev->tags)
-		put(&w, ev->tags->json, strlen(ev->tags->json));
+		put(&w, ev->tags->json, ev->tags->json_len);
 	else
 		PUT(&w, "null");
 	PUT(&w, ",\"geo\":");
-	put_geo(&w, rec->geo);
+	put_geo(&w, rec->geo, rec->geo_len);
 	PUT(&w, ",\"ecs_geo\":");
-	put_geo(&w, rec->ecs_geo);
+	put_geo(&w, rec->ecs_geo, rec->ecs_geo_len);
 	PUT(&w, "}\n");
 	return w.over ? 0 : (size_t)(w.p - out);
 }

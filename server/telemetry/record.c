@@ -17,8 +17,9 @@ static const char *qname_text(const sk_event_t *ev, char *out)
 	return out;
 }
 
-/* The zone apex is a suffix of the question name; it is shown lowercased, as configured. */
-static const char *zone_text(const sk_event_t *ev, char *out)
+/* The zone apex is a suffix of the question name; it is shown lowercased, as configured. Most
+ * records name the zone the record before named, so its text is kept and reused. */
+static const char *zone_text(const sk_event_t *ev, sk_recbuf_t *b)
 {
 	uint8_t apex[SK_NAME_MAX];
 	size_t len;
@@ -28,9 +29,14 @@ static const char *zone_text(const sk_event_t *ev, char *out)
 		return NULL;
 	len = (size_t)(ev->qname_len - ev->zone_off);
 	sk_name_lower(apex, ev->query + SK_HDR_LEN + ev->zone_off, len);
-	if (sk_name_to_text(apex, out, SK_NAME_TEXT_MAX) < 0)
+	if (len == b->zone_wire_len && !memcmp(apex, b->zone_wire, len))
+		return b->zone;
+	b->zone_wire_len = 0;
+	if (sk_name_to_text(apex, b->zone, SK_NAME_TEXT_MAX) < 0)
 		return NULL;
-	return out;
+	memcpy(b->zone_wire, apex, len);
+	b->zone_wire_len = len;
+	return b->zone;
 }
 
 /* glibc formats IPv4 with sprintf; this is the most common address form, written per record. */
@@ -60,6 +66,34 @@ static char *addr_text(int af, const uint8_t *a, char *out)
 	return out + strlen(out);
 }
 
+/* The annex of a cache entry: the JSON of its result, rendered by the first record that needed it. */
+typedef struct annex {
+	uint16_t len;                 /* 0: not rendered yet (an entry starts zeroed) */
+	char text[SK_RECORD_GEO_ANNEX - sizeof(uint16_t)];
+} annex_t;
+_Static_assert(sizeof(annex_t) == SK_RECORD_GEO_ANNEX, "the annex is what the cache is asked for");
+
+/* Look `addr` up and return its JSON text (length in *len): from the cache entry's annex when the
+ * entry has been rendered before, else rendered now (into the annex if it fits, else into `own`). */
+static const char *geo_json(const sk_geo_t *geo, sk_geo_cache_t *cache, int af, const uint8_t *addr,
+	sk_geo_info_t *info, char *own, uint16_t *len)
+{
+	annex_t *an = NULL;
+	if (sk_geo_lookup(geo, cache, af, addr, info) == 0 && cache)
+		an = sk_geo_cache_annex(cache);
+	if (an && an->len) {
+		*len = an->len;
+		return an->text;
+	}
+	size_t n = sk_geojson(own, SK_GEOJSON_MAX, info);
+	if (an && n <= sizeof an->text) {
+		memcpy(an->text, own, n);
+		an->len = (uint16_t)n;
+	}
+	*len = (uint16_t)n;
+	return own;
+}
+
 void sk_record_build(sk_recbuf_t *b, const sk_event_t *ev, const char *node, uint64_t seq,
 	const sk_geo_t *geo, sk_geo_cache_t *cache)
 {
@@ -70,7 +104,7 @@ void sk_record_build(sk_recbuf_t *b, const sk_event_t *ev, const char *node, uin
 	r->node = node;
 	r->seq = seq;
 	r->qname = qname_text(ev, b->qname);
-	r->zone = zone_text(ev, b->zone);
+	r->zone = zone_text(ev, b);
 	addr_text(af, ev->src, b->src);
 	addr_text(af, ev->dst, b->dst);
 	r->src = b->src;
@@ -78,6 +112,7 @@ void sk_record_build(sk_recbuf_t *b, const sk_event_t *ev, const char *node, uin
 
 	r->ecs = NULL;
 	r->geo = r->ecs_geo = NULL;
+	r->geo_len = r->ecs_geo_len = 0;
 	int ecs_af = ev->ecs_family == 1 ? AF_INET : ev->ecs_family == 2 ? AF_INET6 : 0;
 	if ((ev->flags & SK_EV_ECS) && ecs_af) {
 		char *o = addr_text(ecs_af, ev->ecs_addr, b->ecs);
@@ -95,11 +130,9 @@ void sk_record_build(sk_recbuf_t *b, const sk_event_t *ev, const char *node, uin
 		return;
 	/* A database error leaves that database's fields unknown and is counted by the cache; the
 	 * record still goes out with what is known. */
-	(void)sk_geo_lookup(geo, cache, af, ev->src, &b->geo);
-	r->geo = &b->geo;
+	r->geo = geo_json(geo, cache, af, ev->src, &b->geo, b->geo_json, &r->geo_len);
 	/* A /0 subnet (the client opted out of ECS) names no network: nothing to look up. */
-	if (r->ecs && ev->ecs_source > 0) {
-		(void)sk_geo_lookup(geo, cache, ecs_af, ev->ecs_addr, &b->ecs_geo);
-		r->ecs_geo = &b->ecs_geo;
-	}
+	if (r->ecs && ev->ecs_source > 0)
+		r->ecs_geo = geo_json(geo, cache, ecs_af, ev->ecs_addr, &b->ecs_geo, b->ecs_geo_json,
+			&r->ecs_geo_len);
 }

@@ -4,24 +4,35 @@
 
 #include <netinet/in.h>
 
+#include "dns/wire.h"
+#include "telemetry/geojson.h"
 #include "telemetry/sink.h"
 
 /* Longest presentation form of a 255-byte wire name: every byte as \DDD, dots, a NUL. */
 #define SK_NAME_TEXT_MAX 1024
 
-/* A record and the storage its strings point into. One per telemetry thread, reused. */
+/* A record and the storage its strings point into. One per telemetry thread, reused; start it
+ * zeroed. */
 typedef struct sk_recbuf {
 	sk_record_t rec;
 	sk_geo_info_t geo, ecs_geo;
+	char geo_json[SK_GEOJSON_MAX], ecs_geo_json[SK_GEOJSON_MAX]; /* when the cache cannot keep it */
 	char qname[SK_NAME_TEXT_MAX];
 	char zone[SK_NAME_TEXT_MAX];
+	uint8_t zone_wire[SK_NAME_MAX]; /* the apex `zone` is the text of, lowercased; 0 bytes: none */
+	size_t zone_wire_len;
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
 	char ecs[INET6_ADDRSTRLEN + 4];
 } sk_recbuf_t;
 
+/* Annex size to ask of the geo cache passed to sk_record_build(): room for the JSON text of most
+ * results (a length and the text); a longer one is rendered again for each record. */
+#define SK_RECORD_GEO_ANNEX 320
+
 /*
  * Fill b->rec for `ev`: the text forms, and the geolocation of the source address and of the
- * ECS subnet when `geo` is not NULL (through `cache`, which may be NULL). Never allocates.
+ * ECS subnet when `geo` is not NULL, as JSON rendered once per entry of `cache` (which may be
+ * NULL, or have an annex of SK_RECORD_GEO_ANNEX bytes or none). Never allocates.
  */
 void sk_record_build(sk_recbuf_t *b, const sk_event_t *ev, const char *node, uint64_t seq,
 	const sk_geo_t *geo, sk_geo_cache_t *cache);

@@ -16,8 +16,10 @@ typedef struct sk_record {
 	const sk_event_t *ev;
 	const char *node;              /* server identity */
 	uint64_t seq;                  /* record number since start, per node (gaps = drops) */
-	const sk_geo_info_t *geo;      /* source address; NULL when geolocation is off */
-	const sk_geo_info_t *ecs_geo;  /* ECS subnet; NULL when there is no ECS or no geolocation */
+	/* Geolocation as a JSON object text (telemetry/geojson.h), not NUL-terminated: */
+	const char *geo;               /* of the source address; NULL when geolocation is off */
+	const char *ecs_geo;           /* of the ECS subnet; NULL when there is no ECS or no geolocation */
+	uint16_t geo_len, ecs_geo_len;
 	/* Text forms the telemetry thread computed once for all sinks: */
 	const char *qname;             /* presentation form, trailing dot, escapes */
 	const char *zone;              /* the zone apex, presentation form, or NULL */

@@ -39,6 +39,11 @@ static size_t utf8_seq(const unsigned char *s, size_t len)
 	return n;
 }
 
+/* Bytes copied as they are: printable ASCII but the quote and the backslash. */
+static const uint8_t plain[256] = {
+	[0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1, /* not '"' (0x22), '\\' (0x5c) */
+};
+
 size_t sk_json_escape(char *out, size_t cap, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -49,9 +54,9 @@ size_t sk_json_escape(char *out, size_t cap, const char *s, size_t len)
 		unsigned char c = p[i];
 		char esc = 0;
 		/* Most text (names, addresses, tags) is plain printable ASCII: copy it in one run. */
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+		if (plain[c]) {
 			size_t k = i + 1;
-			while (k < len && p[k] >= 0x20 && p[k] < 0x7f && p[k] != '"' && p[k] != '\\')
+			while (k < len && plain[p[k]])
 				k++;
 			if (cap - o < k - i)
 				return (size_t)-1;

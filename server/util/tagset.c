@@ -22,7 +22,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static node_t **table;
 static size_t nbuckets, nsets;
 
-static const sk_tagset_t empty = { 0, NULL, "{}" };
+static const sk_tagset_t empty = { 0, NULL, "{}", 2 };
 
 /* FNV-1a over keys and values with their lengths, so {"ab":"c"} and {"a":"bc"} differ. */
 static uint64_t hash_tags(const sk_tag_t *tags, size_t n)
@@ -88,7 +88,7 @@ static node_t *make_node(const sk_tag_t *tags, size_t n, uint64_t hash)
 	*p = '\0';
 	nd->next = NULL;
 	nd->hash = hash;
-	nd->set = (sk_tagset_t){ .n = n, .tags = copy, .json = j };
+	nd->set = (sk_tagset_t){ .n = n, .tags = copy, .json = j, .json_len = (size_t)(p - j) };
 	return nd;
 }
 

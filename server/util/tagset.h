@@ -16,6 +16,7 @@ typedef struct sk_tagset {
 	size_t n;
 	const sk_tag_t *tags;    /* n entries, in config order */
 	const char *json;        /* the tags as a JSON object text, ready to copy into a record: {"case":"..."} */
+	size_t json_len;         /* strlen(json) */
 } sk_tagset_t;
 
 /* The interned set equal to tags[0..n). Thread-safe (the loader calls it). NULL only on ENOMEM.

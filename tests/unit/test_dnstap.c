@@ -42,11 +42,11 @@ enum { V_V4_UDP, V_V6_TCP, V_NOREPLY, V_CUT, NVARIANTS };
 typedef struct fx {
 	sk_event_t ev;
 	sk_record_t rec;
-	sk_geo_info_t geo, ecs_geo;
 } fx_t;
 
 static sk_tag_t tag_kv[] = { { "case", "2024-17" }, { "operation", "Nightfall" } };
-static const sk_tagset_t tags = { 2, tag_kv, "{\"case\":\"2024-17\",\"operation\":\"Nightfall\"}" };
+#define TAGS_JSON "{\"case\":\"2024-17\",\"operation\":\"Nightfall\"}"
+static const sk_tagset_t tags = { 2, tag_kv, TAGS_JSON, sizeof TAGS_JSON - 1 };
 
 /* "a.b.c" (no escapes) to wire form; returns its length. */
 static size_t put_name(uint8_t *p, const char *name)
@@ -104,20 +104,12 @@ static size_t make_query(uint8_t *m, uint16_t id, const char *qname, uint16_t qt
 	return n;
 }
 
-static void set_geo(sk_geo_info_t *g, const char *country, const char *region_code,
-	const char *region, const char *city, double lat, double lon, uint32_t asn, const char *org)
-{
-	memset(g, 0, sizeof *g);
-	snprintf(g->country, sizeof g->country, "%s", country);
-	snprintf(g->region_code, sizeof g->region_code, "%s", region_code);
-	snprintf(g->region, sizeof g->region, "%s", region);
-	snprintf(g->city, sizeof g->city, "%s", city);
-	g->latitude = lat;
-	g->longitude = lon;
-	g->has_location = true;
-	g->asn = asn;
-	snprintf(g->as_org, sizeof g->as_org, "%s", org);
-}
+/* The record carries geolocation as the JSON text the telemetry thread rendered (test_telemetry
+ * checks the rendering); the dnstap sink copies it into "extra" as it is. */
+static const char geo_se[] = "{\"country\":\"SE\",\"region_code\":\"E\",\"region\":\"Östergötland County\","
+	"\"city\":\"Linköping\",\"lat\":58.4167,\"lon\":15.6167,\"asn\":29518,\"as_org\":\"Bredband2 AB\"}";
+static const char geo_gb[] = "{\"country\":\"GB\",\"region_code\":\"ENG\",\"region\":\"England\","
+	"\"city\":\"London\",\"lat\":51.5142,\"lon\":-0.0931}";
 
 static void fx_init(fx_t *f, int variant, uint64_t seq)
 {
@@ -149,9 +141,8 @@ static void fx_init(fx_t *f, int variant, uint64_t seq)
 		ev->rcode = 0;
 		ev->rflags = 0x8500;
 		ev->rsize = 93;
-		set_geo(&f->geo, "SE", "E", "Östergötland County", "Linköping", 58.4167, 15.6167, 29518,
-			"Bredband2 AB");
-		f->rec.geo = &f->geo;
+		f->rec.geo = geo_se;
+		f->rec.geo_len = sizeof geo_se - 1;
 		f->rec.qname = "VicTim.Example.COM.";
 		f->rec.zone = "example.com.";
 		break;
@@ -171,8 +162,8 @@ static void fx_init(fx_t *f, int variant, uint64_t seq)
 		ev->rcode = 3;
 		ev->rflags = 0x8403;
 		ev->rsize = 150;
-		set_geo(&f->ecs_geo, "GB", "ENG", "England", "London", 51.5142, -0.0931, 0, "");
-		f->rec.ecs_geo = &f->ecs_geo;
+		f->rec.ecs_geo = geo_gb;
+		f->rec.ecs_geo_len = sizeof geo_gb - 1;
 		f->rec.ecs = "89.160.20.0/24";
 		f->rec.qname = "www.VICTIM.example.com.";
 		f->rec.zone = "example.com.";

@@ -161,7 +161,7 @@ static void test_known_answers(void)
 	is_int(open_captured(db_path(CITY), db_path(ASN), 0, &geo), 0, "open City-Test + ASN-Test");
 	if (!geo)
 		return;
-	ok(sk_geo_cache_new(1024, &cache) == 0 && cache, "cache of 1024 entries");
+	ok(sk_geo_cache_new(1024, 0, &cache) == 0 && cache, "cache of 1024 entries");
 	check_known(geo, NULL, "no cache");
 	check_known(geo, cache, "cache, first time");
 	check_known(geo, cache, "cache, second time");
@@ -638,9 +638,10 @@ static void test_cache(void)
 	sk_geo_stats_t s0;
 	int rc;
 
-	is_int(sk_geo_cache_new(0, &cache), -EINVAL, "cache of 0 entries is -EINVAL");
-	is_int(sk_geo_cache_new((1u << 22) + 1, &cache), -EINVAL, "cache beyond 1<<22 entries is -EINVAL");
-	if (open_captured(db_path(CITY), db_path(ASN), 0, &geo) || sk_geo_cache_new(256, &cache)) {
+	is_int(sk_geo_cache_new(0, 0, &cache), -EINVAL, "cache of 0 entries is -EINVAL");
+	is_int(sk_geo_cache_new((1u << 22) + 1, 0, &cache), -EINVAL, "cache beyond 1<<22 entries is -EINVAL");
+	is_int(sk_geo_cache_new(4, SK_GEO_ANNEX_MAX + 1, &cache), -EINVAL, "annex beyond SK_GEO_ANNEX_MAX is -EINVAL");
+	if (open_captured(db_path(CITY), db_path(ASN), 0, &geo) || sk_geo_cache_new(256, 0, &cache)) {
 		ok(0, "cannot open databases or cache");
 		return;
 	}
@@ -700,7 +701,7 @@ static void test_cache(void)
 		"and swapping back is a miss with the old geo's full answer");
 
 	/* LRU in a single set of 4: A B C D, A again, E evicts B (least recent), A stays. */
-	ok(sk_geo_cache_new(4, &tiny) == 0, "cache of 4 entries (one set)");
+	ok(sk_geo_cache_new(4, 0, &tiny) == 0, "cache of 4 entries (one set)");
 	const char *abcde[] = { "81.2.69.142", "2.125.160.216", "216.160.83.56", "175.16.199.1", "1.128.0.1" };
 	for (int i = 0; i < 4; i++)
 		lookup(geo, tiny, abcde[i], &a);
@@ -722,6 +723,38 @@ static void test_cache(void)
 		}
 	ok(all, "a 4-entry cache under eviction always answers like no cache");
 	is_int(stats(tiny).errors + stats(cache).errors, 0, "no errors counted on good databases");
+	ok(sk_geo_cache_annex(tiny) == NULL, "a cache without annex has none to give");
+
+	/* The annex: the caller's bytes follow their entry, and start zero when it is refilled. */
+	sk_geo_cache_t *ax = NULL;
+	ok(sk_geo_cache_new(4, 16, &ax) == 0, "cache of 4 entries with a 16-byte annex");
+	char *p0 = NULL, *p1 = NULL;
+	bool zero = true;
+	for (int i = 0; i < 4 && ax; i++) {
+		lookup(geo, ax, abcde[i], &a);
+		char *an = sk_geo_cache_annex(ax);
+		for (int k = 0; an && k < 16; k++)
+			zero = zero && an[k] == 0;
+		if (an)
+			snprintf(an, 16, "entry %d", i);
+		if (i == 0)
+			p0 = an;
+	}
+	ok(ax && p0 && zero, "a freshly stored entry's annex is all zero");
+	if (ax)
+		lookup(geo, ax, abcde[0], &a);
+	p1 = ax ? sk_geo_cache_annex(ax) : NULL;
+	ok(p1 == p0 && p1 && !strcmp(p1, "entry 0"), "a hit gives the annex written for that entry (\"%s\")",
+		p1 ? p1 : "(null)");
+	if (ax)
+		lookup(geo, ax, abcde[4], &a); /* evicts B, the least recently used */
+	p1 = ax ? sk_geo_cache_annex(ax) : NULL;
+	ok(p1 && p1[0] == 0, "the entry reused for another network starts with a zero annex");
+	if (ax && geo2)
+		lookup(geo2, ax, abcde[0], &a); /* another geo empties the cache */
+	p1 = ax ? sk_geo_cache_annex(ax) : NULL;
+	ok(p1 && p1[0] == 0, "after a geo swap the same address's annex is zero again");
+	sk_geo_cache_free(ax);
 
 	sk_geo_cache_free(tiny);
 	sk_geo_cache_free(cache);
@@ -782,7 +815,7 @@ static const struct bad_expect {
 static void sweep(const char *name, sk_geo_t *geo)
 {
 	sk_geo_cache_t *cache = NULL;
-	if (sk_geo_cache_new(64, &cache)) {
+	if (sk_geo_cache_new(64, 0, &cache)) {
 		ok(0, "cache");
 		return;
 	}
@@ -963,7 +996,7 @@ static void test_flat_known_answers(void)
 	is_int(open_captured(ipdb_path(IPDB_CITY), ipdb_path(IPDB_ASN), 0, &geo), 0, "open ipdb-city + ipdb-asn");
 	ok(strstr(errbuf, "city ipvAll (ip-location-db layout)") && strstr(errbuf, "asn ipvAll (ip-location-db layout)"),
 		"the log names each database's layout, read from its database_type");
-	if (!geo || sk_geo_cache_new(1024, &cache)) {
+	if (!geo || sk_geo_cache_new(1024, 0, &cache)) {
 		ok(0, "cannot open ipdb databases or cache");
 		sk_geo_free(geo);
 		return;

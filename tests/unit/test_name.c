@@ -64,6 +64,49 @@ static void test_text(void)
 	sk_name_to_text(&root, t, sizeof t);
 	ok(strcmp(t, ".") == 0, "root to text");
 	ok(sk_name_to_text(n, t, 5) == SK_ETOOBIG, "to_text refuses a small buffer");
+
+	/* Every byte value in a label, against the rule written out here: letters, digits and the
+	 * other printable bytes as they are, the eight specials after a backslash, the rest \DDD. */
+	bool all = true;
+	for (unsigned c = 0; c < 256; c++) {
+		uint8_t one[] = { 1, (uint8_t)c, 0 };
+		char want[8];
+		if (c <= 0x20 || c >= 0x7f)
+			snprintf(want, sizeof want, "\\%03u.", c);
+		else if (strchr(".\\\";()@$", (int)c))
+			snprintf(want, sizeof want, "\\%c.", (char)c);
+		else
+			snprintf(want, sizeof want, "%c.", (char)c);
+		if (sk_name_to_text(one, t, sizeof t) != (int)strlen(want) || strcmp(t, want)) {
+			printf("# byte %u: got \"%s\", want \"%s\"\n", c, t, want);
+			all = false;
+		}
+	}
+	ok(all, "to_text: each of the 256 byte values written as presentation form wants");
+
+	/* The exact room: "www.example.org." is 16 bytes and a NUL; \001 needs 4. */
+	from_text("www.example.org", n);
+	is_int(sk_name_to_text(n, t, 17), 16, "to_text fits in exactly text + NUL");
+	ok(sk_name_to_text(n, t, 16) == SK_ETOOBIG, "and refuses one byte less");
+	uint8_t ctl[] = "\3a\001b\0";
+	is_int(sk_name_to_text(ctl, t, 8), 7, "an escaped byte fits in exactly its room (a\\001b. + NUL)");
+	ok(sk_name_to_text(ctl, t, 7) == SK_ETOOBIG, "and not in one byte less");
+
+	/* The longest name (255 bytes: labels of 63, 63, 63 and 61) with every byte escaped. */
+	uint8_t lng[SK_NAME_MAX];
+	size_t o = 0;
+	for (int l = 0; l < 4; l++) {
+		unsigned len = l < 3 ? 63 : 61;
+		lng[o++] = (uint8_t)len;
+		memset(lng + o, 0xff, len);
+		o += len;
+	}
+	lng[o++] = 0;
+	char huge[1100];
+	int hn = sk_name_to_text(lng, huge, sizeof huge);
+	is_int(hn, 4 * 250 + 4, "the longest name of escaped bytes: 1004 characters");
+	ok(hn > 0 && sk_name_to_text(lng, huge, (size_t)hn) == SK_ETOOBIG &&
+		sk_name_to_text(lng, huge, (size_t)hn + 1) == hn, "and needs exactly that plus the NUL");
 }
 
 static void test_compare(void)

@@ -14,6 +14,7 @@
 #include "dns/query.h"
 #include "tap.h"
 #include "telemetry/dnstext.h"
+#include "telemetry/geojson.h"
 #include "telemetry/jsonl.h"
 #include "telemetry/sinks.h"
 #include "telemetry/telemetry.h"
@@ -385,6 +386,57 @@ static void fill_kind(sk_event_t *ev, int k, unsigned i)
 }
 
 /* ---- tests ---- */
+
+/* The geolocation object: only known fields, in order, numbers as documented, strings escaped. */
+static void test_geojson(void)
+{
+	sk_geo_info_t g;
+	char out[SK_GEOJSON_MAX + 1];
+	size_t n;
+
+	memset(&g, 0, sizeof g);
+	n = sk_geojson(out, sizeof out, &g);
+	out[n] = '\0';
+	ok(n == 2 && !strcmp(out, "{}"), "geojson: an address in no database gives {} (%s)", out);
+
+	g.asn = 4294967295u;
+	strcpy(g.as_org, "Tab\there \"quoted\" \xff");
+	n = sk_geojson(out, sizeof out, &g);
+	out[n] = '\0';
+	ok(!strcmp(out, "{\"asn\":4294967295,\"as_org\":\"Tab\\there \\\"quoted\\\" \xef\xbf\xbd\"}"),
+		"geojson: ASN only, largest number, control byte, quotes and a stray byte escaped (%s)", out);
+
+	memset(&g, 0, sizeof g);
+	strcpy(g.country, "GB");
+	g.has_location = true;
+	g.latitude = -0.00004;     /* rounds to zero: no "-0.0000" */
+	g.longitude = -179.99995;  /* rounds away from zero */
+	n = sk_geojson(out, sizeof out, &g);
+	out[n] = '\0';
+	ok(!strcmp(out, "{\"country\":\"GB\",\"lat\":0.0000,\"lon\":-180.0000}"),
+		"geojson: coordinates with four decimals, rounded, never -0 (%s)", out);
+
+	g.latitude = 0.0 / 0.0;
+	n = sk_geojson(out, sizeof out, &g);
+	out[n] = '\0';
+	ok(!strcmp(out, "{\"country\":\"GB\"}"), "geojson: a non-finite coordinate leaves both out (%s)", out);
+
+	/* The worst case fits SK_GEOJSON_MAX; one byte less than the text is refused. */
+	memset(&g, 0, sizeof g);
+	memset(g.country, 1, sizeof g.country - 1);
+	memset(g.region_code, 1, sizeof g.region_code - 1);
+	memset(g.region, 1, sizeof g.region - 1);
+	memset(g.city, 1, sizeof g.city - 1);
+	memset(g.as_org, 1, sizeof g.as_org - 1);
+	g.has_location = true;
+	g.latitude = -99999.9999;
+	g.longitude = -99999.9999;
+	g.asn = 4294967295u;
+	n = sk_geojson(out, SK_GEOJSON_MAX, &g);
+	ok(n > 0 && n <= SK_GEOJSON_MAX, "geojson: every field at its worst fits SK_GEOJSON_MAX (%zu)", n);
+	ok(n > 0 && sk_geojson(out, n - 1, &g) == 0 && sk_geojson(out, n, &g) == n,
+		"geojson: refused (0) with one byte too few, exact with just enough");
+}
 
 static void test_json_escape(void)
 {
@@ -938,6 +990,7 @@ int main(void)
 		return 2;
 	}
 	test_json_escape();
+	test_geojson();
 	test_tagset();
 	test_dnstext();
 	test_event_fill();

@@ -1,7 +1,6 @@
 /* message.c -- one telemetry record as dnstap protobuf payloads, and its extra JSON */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,44 +74,6 @@ static void put_key(jbuf_t *b, bool *first, const char *key)
 	PUT(b, "\":");
 }
 
-/* The same object, with the same keys and number forms, as the JSONL sink writes for "geo". */
-static void put_geo(jbuf_t *b, const sk_geo_info_t *g)
-{
-	bool first = true;
-	PUT(b, "{");
-	if (g->country[0]) {
-		put_key(b, &first, "country");
-		put_str(b, g->country);
-	}
-	if (g->region_code[0]) {
-		put_key(b, &first, "region_code");
-		put_str(b, g->region_code);
-	}
-	if (g->region[0]) {
-		put_key(b, &first, "region");
-		put_str(b, g->region);
-	}
-	if (g->city[0]) {
-		put_key(b, &first, "city");
-		put_str(b, g->city);
-	}
-	if (g->has_location && isfinite(g->latitude) && isfinite(g->longitude)) {
-		put_key(b, &first, "lat");
-		putf(b, "%.4f", g->latitude);
-		put_key(b, &first, "lon");
-		putf(b, "%.4f", g->longitude);
-	}
-	if (g->asn) {
-		put_key(b, &first, "asn");
-		putf(b, "%" PRIu32, g->asn);
-	}
-	if (g->as_org[0]) {
-		put_key(b, &first, "as_org");
-		put_str(b, g->as_org);
-	}
-	PUT(b, "}");
-}
-
 size_t sk_dnstap_extra(char *out, size_t cap, const sk_record_t *rec)
 {
 	const sk_event_t *ev = rec->ev;
@@ -128,11 +89,11 @@ size_t sk_dnstap_extra(char *out, size_t cap, const sk_record_t *rec)
 	}
 	if (ev->tags && ev->tags->n > 0 && ev->tags->json) {
 		put_key(&b, &first, "tags");
-		put(&b, ev->tags->json, strlen(ev->tags->json));
+		put(&b, ev->tags->json, ev->tags->json_len);
 	}
 	if (rec->geo) {
 		put_key(&b, &first, "geo");
-		put_geo(&b, rec->geo);
+		put(&b, rec->geo, rec->geo_len);
 	}
 	if (rec->ecs) {
 		put_key(&b, &first, "ecs");
@@ -140,7 +101,7 @@ size_t sk_dnstap_extra(char *out, size_t cap, const sk_record_t *rec)
 	}
 	if (rec->ecs_geo) {
 		put_key(&b, &first, "ecs_geo");
-		put_geo(&b, rec->ecs_geo);
+		put(&b, rec->ecs_geo, rec->ecs_geo_len);
 	}
 	if (ev->rsize) {
 		put_key(&b, &first, "rsize");
