@@ -902,6 +902,10 @@ def main():
             answered = sum(r.get('completed', 0) for r in runs if r['server'] == name)
             print(f'- {name} telemetry: ' + ', '.join(f'{k} {v}' for k, v in rest.items())
                   + f' (dnsperf got {answered} answers in all, plus a few readiness probes)')
+            if rest.get('telemetry_dropped'):
+                # events dropped at a full ring were never formatted: CPU per query is then too low
+                print(f'- {name}: NOT a valid telemetry figure: {rest["telemetry_dropped"]} events '
+                      f'dropped (ring full); its CPU per query leaves their cost out')
     os.makedirs(args.results, exist_ok=True)
     path = os.path.join(args.results, f'{args.suite}-{started_at.replace(":", "")}.json')
     with open(path, 'w') as f:

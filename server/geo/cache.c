@@ -142,15 +142,14 @@ static bool prefix_equal(const uint8_t *a, const uint8_t *b, unsigned len)
 	return ((a[bytes] ^ b[bytes]) & mask) == 0;
 }
 
-bool sk_geo_cache_find(sk_geo_cache_t *c, uint64_t gen, int family, const uint8_t *addr,
-	sk_geo_info_t *info)
+const sk_geo_info_t *sk_geo_cache_get(sk_geo_cache_t *c, uint64_t gen, int family,
+	const uint8_t *addr)
 {
 	if (c->gen != gen) {
 		sk_geo_cache_clear(c);
 		c->gen = gen;
 		c->warned = false;
 	}
-	bump(&c->lookups);
 	c->last = NULL;
 	uint8_t fam = family == AF_INET ? 4 : 6;
 	struct slot *set = set_of(c, family, addr);
@@ -160,11 +159,22 @@ bool sk_geo_cache_find(sk_geo_cache_t *c, uint64_t gen, int family, const uint8_
 			continue;
 		s->stamp = ++c->clock;
 		c->last = s;
-		memcpy(info, &c->info[s - c->slots], sizeof *info);
+		bump(&c->lookups);
 		bump(&c->hits);
-		return true;
+		return &c->info[s - c->slots];
 	}
-	return false;
+	return NULL;
+}
+
+bool sk_geo_cache_find(sk_geo_cache_t *c, uint64_t gen, int family, const uint8_t *addr,
+	sk_geo_info_t *info)
+{
+	const sk_geo_info_t *hit = sk_geo_cache_get(c, gen, family, addr);
+	if (hit)
+		memcpy(info, hit, sizeof *info);
+	else
+		bump(&c->lookups);
+	return hit != NULL;
 }
 
 void sk_geo_cache_store(sk_geo_cache_t *c, int family, const uint8_t *addr, unsigned prefix,

@@ -423,6 +423,18 @@ static bool is_v4mapped(const uint8_t *a)
 	return memcmp(a, mapped, sizeof mapped) == 0;
 }
 
+const sk_geo_info_t *sk_geo_cache_peek(const sk_geo_t *geo, sk_geo_cache_t *cache, int family,
+	const uint8_t *addr)
+{
+	if (!geo || !cache || !addr || (family != AF_INET && family != AF_INET6))
+		return NULL;
+	if (family == AF_INET6 && is_v4mapped(addr)) {
+		family = AF_INET;
+		addr += 12;
+	}
+	return sk_geo_cache_get(cache, geo->gen, family, addr);
+}
+
 int sk_geo_lookup(const sk_geo_t *geo, sk_geo_cache_t *cache, int family, const uint8_t *addr,
 	sk_geo_info_t *info)
 {

@@ -97,6 +97,16 @@ int sk_geo_cache_new(unsigned entries, size_t annex, sk_geo_cache_t **out);
  */
 void *sk_geo_cache_annex(sk_geo_cache_t *cache);
 
+/*
+ * The cache's answer for an address, without asking the databases and without a copy: the cached
+ * result (valid until the next lookup through `cache`; sk_geo_cache_annex() then gives its annex),
+ * or NULL when the cache holds none (then sk_geo_lookup() asks the databases and stores the answer).
+ * A hit counts as a lookup and a hit; a miss counts nothing, as the sk_geo_lookup() that follows
+ * counts it. Arguments as for sk_geo_lookup(); NULL for bad ones.
+ */
+const sk_geo_info_t *sk_geo_cache_peek(const sk_geo_t *geo, sk_geo_cache_t *cache, int family,
+	const uint8_t *addr);
+
 /* Free a cache. Accepts NULL. */
 void sk_geo_cache_free(sk_geo_cache_t *cache);
 

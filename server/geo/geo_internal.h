@@ -22,6 +22,11 @@
 bool sk_geo_cache_find(sk_geo_cache_t *cache, uint64_t gen, int family, const uint8_t *addr,
 	sk_geo_info_t *info);
 
+/* The same without the copy: the cached result itself (valid until the next lookup through this
+ * cache), or NULL on a miss, which is not counted (the lookup that follows a miss counts it). */
+const sk_geo_info_t *sk_geo_cache_get(sk_geo_cache_t *cache, uint64_t gen, int family,
+	const uint8_t *addr);
+
 /*
  * Remember `info` for every address that shares the first `prefix` bits with `addr`: `prefix` is
  * the longest of the prefix lengths of the records the databases returned. Evicts the set's least

@@ -74,18 +74,23 @@ typedef struct annex {
 _Static_assert(sizeof(annex_t) == SK_RECORD_GEO_ANNEX, "the annex is what the cache is asked for");
 
 /* Look `addr` up and return its JSON text (length in *len): from the cache entry's annex when the
- * entry has been rendered before, else rendered now (into the annex if it fits, else into `own`). */
+ * entry has been rendered before, else rendered now (into the annex if it fits, else into `own`).
+ * A hit copies nothing: neither the result nor its text. */
 static const char *geo_json(const sk_geo_t *geo, sk_geo_cache_t *cache, int af, const uint8_t *addr,
 	sk_geo_info_t *info, char *own, uint16_t *len)
 {
 	annex_t *an = NULL;
-	if (sk_geo_lookup(geo, cache, af, addr, info) == 0 && cache)
+	const sk_geo_info_t *hit = cache ? sk_geo_cache_peek(geo, cache, af, addr) : NULL;
+	if (hit) {
 		an = sk_geo_cache_annex(cache);
-	if (an && an->len) {
-		*len = an->len;
-		return an->text;
+		if (an && an->len) {
+			*len = an->len;
+			return an->text;
+		}
+	} else if (sk_geo_lookup(geo, cache, af, addr, info) == 0 && cache) {
+		an = sk_geo_cache_annex(cache);
 	}
-	size_t n = sk_geojson(own, SK_GEOJSON_MAX, info);
+	size_t n = sk_geojson(own, SK_GEOJSON_MAX, hit ? hit : info);
 	if (an && n <= sizeof an->text) {
 		memcpy(an->text, own, n);
 		an->len = (uint16_t)n;

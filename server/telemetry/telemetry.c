@@ -188,6 +188,7 @@ static void *run(void *arg)
 	/* 240 ns per slot: 3.9 ms for the default ring of 16384; a small ring is looked at more often. */
 	long idle_ns = (long)t->fixed.ring_size * 240 < IDLE_SLEEP_NS ? (long)t->fixed.ring_size * 240 :
 		IDLE_SLEEP_NS;
+	size_t idle_below = t->fixed.ring_size / 4 < BATCH / 4 ? t->fixed.ring_size / 4 : BATCH / 4;
 
 	while (!atomic_load(&t->stop)) {
 		size_t n = drain(t, BATCH);
@@ -208,9 +209,9 @@ static void *run(void *arg)
 		}
 		/* A pass that found the rings nearly empty sleeps, so the next one takes a batch rather
 		 * than the few events that came meanwhile: fewer wakeups, fewer cache lines bounced with
-		 * the workers. The sleep is shorter than a ring takes to fill at several million events a
-		 * second, and a pass that found an eighth of a ring goes on at once. */
-		if (n < (size_t)t->nrings * (t->fixed.ring_size / 8)) {
+		 * the workers. The sleep is shorter than a ring takes to fill at four million events a
+		 * second, and a pass that found a quarter of a batch (or of a small ring) goes on at once. */
+		if (n < (size_t)t->nrings * idle_below) {
 			struct timespec ts = { 0, idle_ns };
 			nanosleep(&ts, NULL);
 		}

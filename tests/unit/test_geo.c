@@ -754,6 +754,25 @@ static void test_cache(void)
 		lookup(geo2, ax, abcde[0], &a); /* another geo empties the cache */
 	p1 = ax ? sk_geo_cache_annex(ax) : NULL;
 	ok(p1 && p1[0] == 0, "after a geo swap the same address's annex is zero again");
+	/* Peek: the cache's own copy, only on a hit; a miss counts nothing until the lookup. */
+	if (ax) {
+		sk_geo_cache_clear(ax);
+		sk_geo_stats_t p0 = stats(ax);
+		uint8_t ip[16];
+		inet_pton(AF_INET, "89.160.20.112", ip);
+		ok(sk_geo_cache_peek(geo, ax, AF_INET, ip) == NULL && stats(ax).lookups == p0.lookups,
+			"peek: a miss gives NULL and counts nothing");
+		lookup(geo, ax, "89.160.20.112", &a);
+		is_int(stats(ax).lookups - p0.lookups, 1, "peek: the lookup after it counts one");
+		const sk_geo_info_t *pk = sk_geo_cache_peek(geo, ax, AF_INET, ip);
+		ok(pk && same(pk, &a) && stats(ax).hits == p0.hits + 1 && stats(ax).lookups == p0.lookups + 2,
+			"peek: a hit gives the cached result and counts a lookup and a hit");
+		uint8_t mapped[16] = { [10] = 0xff, [11] = 0xff };
+		memcpy(mapped + 12, ip, 4);
+		ok(sk_geo_cache_peek(geo, ax, AF_INET6, mapped) == pk, "peek: ::ffff:89.160.20.112 is the IPv4 entry");
+		ok(sk_geo_cache_peek(NULL, ax, AF_INET, ip) == NULL && sk_geo_cache_peek(geo, NULL, AF_INET, ip) == NULL &&
+			sk_geo_cache_peek(geo, ax, AF_UNIX, ip) == NULL, "peek: bad arguments give NULL");
+	}
 	sk_geo_cache_free(ax);
 
 	sk_geo_cache_free(tiny);
