@@ -394,11 +394,13 @@ static void parse_zone_name(ctx_t *ctx, const char *where, yaml_node_t *val, con
 	z->name = dup_or_flag(ctx, scalar(val), val->data.scalar.length);
 }
 
-static void parse_tags(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+/* A `tags:` map into *tags_out / *ntags_out (a zone's or a seized list's). */
+static void parse_tag_map(ctx_t *ctx, const char *where, yaml_node_t *val, sk_tag_t **tags_out,
+	size_t *ntags_out)
 {
-	sk_zone_conf_t *z = obj;
+	sk_tag_t *tags = NULL;
+	size_t ntags = 0;
 	char got[96];
-	(void)f;
 
 	if (val->type != YAML_MAPPING_NODE) {
 		error(ctx, val, "%s: expected a mapping of name: value, got %s", where,
@@ -409,7 +411,7 @@ static void parse_tags(ctx_t *ctx, const char *where, yaml_node_t *val, const fi
 	size_t n = (size_t)(val->data.mapping.pairs.top - pairs);
 	if (n == 0)
 		return;
-	if (!(z->tags = calloc(n, sizeof *z->tags))) {
+	if (!(tags = calloc(n, sizeof *tags))) {
 		ctx->nomem = true;
 		return;
 	}
@@ -423,10 +425,10 @@ static void parse_tags(ctx_t *ctx, const char *where, yaml_node_t *val, const fi
 			continue;
 		}
 		size_t k;
-		for (k = 0; k < z->ntags; k++)
-			if (!strcmp(z->tags[k].key, scalar(key)))
+		for (k = 0; k < ntags; k++)
+			if (!strcmp(tags[k].key, scalar(key)))
 				break;
-		if (k < z->ntags) {
+		if (k < ntags) {
 			error(ctx, key, "%s: duplicate tag %s", where, shown(key, got, sizeof got));
 			continue;
 		}
@@ -440,20 +442,29 @@ static void parse_tags(ctx_t *ctx, const char *where, yaml_node_t *val, const fi
 			error(ctx, v, "%s.%s: expected a value without NUL bytes", where, scalar(key));
 			continue;
 		}
-		sk_tag_t *t = &z->tags[z->ntags];
+		sk_tag_t *t = &tags[ntags];
 		t->key = dup_or_flag(ctx, scalar(key), key->data.scalar.length);
 		t->value = dup_or_flag(ctx, scalar(v), v->data.scalar.length);
 		if (!t->key || !t->value) {
 			free(t->key);
 			free(t->value);
-			return;
+			break;
 		}
-		z->ntags++;
+		ntags++;
 	}
-	if (z->ntags == 0) {
-		free(z->tags);
-		z->tags = NULL;
+	if (ntags == 0) {
+		free(tags);
+		tags = NULL;
 	}
+	*tags_out = tags;
+	*ntags_out = ntags;
+}
+
+static void parse_tags(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	sk_zone_conf_t *z = obj;
+	(void)f;
+	parse_tag_map(ctx, where, val, &z->tags, &z->ntags);
 }
 
 static const field_t zone_fields[] = {
@@ -488,6 +499,52 @@ static void parse_zones(ctx_t *ctx, const char *where, yaml_node_t *val, const f
 		z->line = node_line(item);
 		snprintf(sub, sizeof sub, "%s[%zu]", where, i);
 		parse_map(ctx, sub, item, zone_fields, sizeof zone_fields / sizeof *zone_fields, z);
+	}
+}
+
+/* ---- seized ---- */
+
+#define SEIZED_OFF(member) offsetof(sk_seized_conf_t, member)
+
+static void parse_seized_tags(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	sk_seized_conf_t *sz = obj;
+	(void)f;
+	parse_tag_map(ctx, where, val, &sz->tags, &sz->ntags);
+}
+
+static const field_t seized_fields[] = {
+	{ "list", parse_path, SEIZED_OFF(list), 0, 0, true, "the path of the list of seized domains" },
+	{ "template", parse_path, SEIZED_OFF(template), 0, 0, true, "the path of the template zone file" },
+	{ "tags", parse_seized_tags, 0, 0, 0, false, NULL },
+};
+
+static void parse_seized(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	sk_conf_t *conf = obj;
+	char got[96], sub[64];
+	(void)f;
+
+	if (is_null(val))
+		return;
+	if (val->type != YAML_SEQUENCE_NODE) {
+		error(ctx, val, "%s: expected a list of seized lists (- list: ...), got %s", where,
+			shown(val, got, sizeof got));
+		return;
+	}
+	size_t n = (size_t)(val->data.sequence.items.top - val->data.sequence.items.start);
+	if (n == 0)
+		return;
+	if (!(conf->seized = calloc(n, sizeof *conf->seized))) {
+		ctx->nomem = true;
+		return;
+	}
+	for (size_t i = 0; i < n && !ctx->nomem; i++) {
+		yaml_node_t *item = yaml_document_get_node(ctx->doc, val->data.sequence.items.start[i]);
+		sk_seized_conf_t *sz = &conf->seized[conf->nseized++];
+		sz->line = node_line(item);
+		snprintf(sub, sizeof sub, "%s[%zu]", where, i);
+		parse_map(ctx, sub, item, seized_fields, sizeof seized_fields / sizeof *seized_fields, sz);
 	}
 }
 
@@ -691,6 +748,7 @@ static void parse_geoip(ctx_t *ctx, const char *where, yaml_node_t *val, const f
 static const field_t top_fields[] = {
 	{ "server", parse_server, 0, 0, 0, true, "a section with at least listen" },
 	{ "zones", parse_zones, 0, 0, 0, false, NULL },
+	{ "seized", parse_seized, 0, 0, 0, false, NULL },
 	{ "telemetry", parse_telemetry, 0, 0, 0, false, NULL },
 	{ "geoip", parse_geoip, 0, 0, 0, false, NULL },
 };
@@ -895,6 +953,17 @@ void sk_conf_free(sk_conf_t *conf)
 		free(z->name);
 	}
 	free(conf->zones);
+	for (size_t i = 0; i < conf->nseized; i++) {
+		sk_seized_conf_t *sz = &conf->seized[i];
+		for (size_t k = 0; k < sz->ntags; k++) {
+			free(sz->tags[k].key);
+			free(sz->tags[k].value);
+		}
+		free(sz->tags);
+		free(sz->list);
+		free(sz->template);
+	}
+	free(conf->seized);
 	for (size_t i = 0; i < conf->nlisten; i++)
 		free(conf->listen[i].text);
 	free(conf->listen);

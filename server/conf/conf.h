@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* One `key: value` of a zone's `tags` map, in file order. */
+/* One `key: value` of a zone's or seized list's `tags` map, in file order. */
 typedef struct sk_tag {
 	char *key;
 	char *value;
@@ -21,6 +21,15 @@ typedef struct sk_zone_conf {
 	size_t ntags;
 	unsigned line;     /* line of this entry in the config file, for diagnostics */
 } sk_zone_conf_t;
+
+/* One entry of `seized:`: a list of seized domains answered from a template zone. */
+typedef struct sk_seized_conf {
+	char *list;        /* the list file: one domain per line; paths resolved like zone files */
+	char *template;    /* the template zone file: owners relative to each listed domain */
+	sk_tag_t *tags;    /* `tags:` map; NULL when ntags == 0 */
+	size_t ntags;
+	unsigned line;     /* line of this entry in the config file, for diagnostics */
+} sk_seized_conf_t;
 
 /* One `server.listen` entry, "address@port" (port defaults to 53). */
 typedef struct sk_listen {
@@ -73,6 +82,10 @@ typedef struct sk_conf {
 	/* zones: */
 	sk_zone_conf_t *zones;
 	size_t nzones;
+
+	/* seized: lists of seized domains, each with its template zone */
+	sk_seized_conf_t *seized;
+	size_t nseized;
 
 	/* telemetry: (telemetry is on when at least one sink is configured) */
 	sk_telemetry_conf_t telemetry;

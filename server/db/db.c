@@ -79,6 +79,23 @@ int sk_nametab_add(sk_nametab_t *t, const uint8_t *name, size_t len, uint64_t ha
 	return 0;
 }
 
+int sk_nametab_reserve(sk_nametab_t *t, size_t count, size_t bytes)
+{
+	size_t nslots = 1;
+	while (nslots < count * 2)
+		nslots *= 2;
+	if (count >= UINT32_MAX / 4 || bytes / 8 >= UINT32_MAX)
+		return -ENOMEM;
+	if (bytes > t->ents_cap) {
+		uint8_t *ents = realloc(t->ents, bytes);
+		if (!ents)
+			return -ENOMEM;
+		t->ents = ents;
+		t->ents_cap = bytes;
+	}
+	return nslots > (size_t)t->mask + 1 ? nametab_rehash(t, nslots) : 0;
+}
+
 int sk_nametab_seal(sk_nametab_t *t)
 {
 	size_t nslots = 1;
@@ -360,7 +377,7 @@ static int build_soa(sk_zone_t *z)
 	return 0;
 }
 
-static void zone_free(sk_zone_t *z)
+void sk_zone_release(sk_zone_t *z)
 {
 	sk_nametab_free(&z->nodes);
 	free(z->payload);
@@ -368,8 +385,7 @@ static void zone_free(sk_zone_t *z)
 	memset(z, 0, sizeof *z);
 }
 
-/* Compile a parsed zone into *z (zeroed by the caller). On failure *z is freed and zeroed. */
-static int compile_zone(const sk_zsrc_t *s, const sk_zone_conf_t *zc, sk_zone_t *z)
+int sk_zone_compile(const sk_zsrc_t *s, const sk_zone_conf_t *zc, sk_zone_t *z)
 {
 	zbuild_t b = { .s = s, .z = z };
 	size_t used = 0;
@@ -420,7 +436,7 @@ static int compile_zone(const sk_zsrc_t *s, const sk_zone_conf_t *zc, sk_zone_t 
 	return 0;
 fail:
 	free(b.ix);
-	zone_free(z);
+	sk_zone_release(z);
 	return rc;
 }
 
@@ -438,7 +454,7 @@ static int add_zone(sk_db_t *db, const sk_conf_t *conf, size_t i)
 	char text[1024];
 	int rc;
 
-	if ((rc = sk_zsrc_load(zc, conf->path, &src)) < 0 || (rc = compile_zone(&src, zc, z)) < 0)
+	if ((rc = sk_zsrc_load(zc, conf->path, &src)) < 0 || (rc = sk_zone_compile(&src, zc, z)) < 0)
 		goto fail;
 	hash = sk_db_name_hash(z->apex, z->apex_len);
 	if ((dup = sk_nametab_find(&db->apexes, z->apex, z->apex_len, hash))) {
@@ -458,7 +474,7 @@ static int add_zone(sk_db_t *db, const sk_conf_t *conf, size_t i)
 	return 0;
 fail:
 	sk_zsrc_free(&src);
-	zone_free(z);
+	sk_zone_release(z);
 	return rc;
 }
 
@@ -483,6 +499,9 @@ int sk_db_build(const sk_conf_t *conf, sk_db_t **out)
 	}
 	if ((rc = first) < 0 || (rc = sk_nametab_seal(&db->apexes)) < 0)
 		goto fail;
+	/* Lists after zones: a zone file's apex wins over the same domain in a list. */
+	if ((rc = sk_seized_build(db, conf)) < 0)
+		goto fail;
 	*out = db;
 	return 0;
 fail:
@@ -495,15 +514,36 @@ void sk_db_free(sk_db_t *db)
 	if (!db)
 		return;
 	for (size_t i = 0; i < db->nzones; i++)
-		zone_free(&db->zones[i]);
+		sk_zone_release(&db->zones[i]);
 	free(db->zones);
 	sk_nametab_free(&db->apexes);
+	sk_seized_free(db);
 	free(db);
 }
 
 size_t sk_db_zone_count(const sk_db_t *db)
 {
 	return db->nzones;
+}
+
+const sk_zone_t *sk_db_zone(const sk_db_t *db, size_t i)
+{
+	return i < db->nzones ? &db->zones[i] : NULL;
+}
+
+size_t sk_db_list_count(const sk_db_t *db)
+{
+	return db->nlists;
+}
+
+const sk_db_list_stats_t *sk_db_list_stats(const sk_db_t *db, size_t i)
+{
+	return i < db->nlists ? &db->lists[i].st : NULL;
+}
+
+size_t sk_db_seized_count(const sk_db_t *db)
+{
+	return db->seized.count;
 }
 
 const uint8_t *sk_zone_apex(const sk_zone_t *zone)

@@ -48,15 +48,20 @@ typedef struct sk_rr_ref {
 typedef struct sk_plan {
 	uint8_t rcode;               /* SK_RCODE_NOERROR, SK_RCODE_NXDOMAIN or SK_RCODE_REFUSED */
 	bool aa;                     /* authoritative answer; clear on referrals and REFUSED */
-	const sk_zone_t *zone;       /* the zone the query name falls in; NULL when REFUSED */
+	const sk_zone_t *zone;       /* the zone the query name falls in (for a seized domain, its
+	                                list's template); NULL when REFUSED */
+	uint8_t apex_off;            /* where that zone's apex, or the seized domain, starts in the
+	                                query name; meaningful when zone is set */
+	const sk_tagset_t *tags;     /* that zone's or list's tags (interned); NULL when REFUSED */
 	uint8_t n;
 	sk_rr_ref_t rr[SK_PLAN_MAX]; /* answer refs first, then authority, then additional */
 } sk_plan_t;
 
 /*
- * Compile every zone named in `conf` (zone files through ldns) into a new db. Every problem is
- * reported with sk_diag() as "file:line: message"; any error fails the whole build, so a caller
- * keeps serving what it had. Returns 0 and stores the db in *out, or a negative code (SK_EPARSE,
+ * Compile every zone named in `conf` (zone files through ldns), then every seized list with its
+ * template (seized.c), into a new db. Every problem is reported with sk_diag() as
+ * "file:line: message"; any error fails the whole build, so a caller keeps serving what it had.
+ * Each list's counts are logged (sk_info). Returns 0 and stores the db in *out, or a negative code (SK_EPARSE,
  * SK_EZONE, -ENOMEM, -errno) with nothing allocated. `conf` is only read; the db keeps no pointer
  * into it (tags are copied).
  */
@@ -72,13 +77,33 @@ void sk_db_free(sk_db_t *db);
  * steps), wildcards by the closest-encloser rule (RFC 4592), empty non-terminals as NODATA, NXDOMAIN
  * and NODATA with the zone's SOA in authority at TTL min(SOA TTL, MINIMUM) (RFC 2308). ANY gets one
  * RRset (RFC 8482). Additional data: A/AAAA of in-zone NS, MX and SRV targets. No zone: REFUSED.
+ * A name under a seized domain is answered from its list's template as if the domain were that
+ * template's apex, when no zone file has a longer (or the same) apex above the name.
  * Never allocates, never blocks; safe from any number of threads at once.
  */
 void sk_db_lookup(const sk_db_t *db, const uint8_t *qname, size_t qname_len, uint16_t qtype,
 	sk_plan_t *plan);
 
-/* Number of zones in the db. */
+/* What loading one seized list found (sinkhole-check prints these; the loader logs them). */
+typedef struct sk_db_list_stats {
+	const char *list;            /* the list file, as configured */
+	const char *template;        /* its template file */
+	size_t domains;              /* domains this list answers for */
+	size_t invalid;              /* lines skipped: not a domain name */
+	size_t duplicates;           /* already listed, earlier in this list or in an earlier one */
+	size_t shadowed;             /* the apex of a zone file too: the zone file answers */
+} sk_db_list_stats_t;
+
+/* Number of seized lists, and what loading list `i` found (i < sk_db_list_count()). */
+size_t sk_db_list_count(const sk_db_t *db);
+const sk_db_list_stats_t *sk_db_list_stats(const sk_db_t *db, size_t i);
+
+/* Number of seized domains answered, all lists together. */
+size_t sk_db_seized_count(const sk_db_t *db);
+
+/* Number of zones in the db, and zone `i` (i < sk_db_zone_count(), in config order). */
 size_t sk_db_zone_count(const sk_db_t *db);
+const sk_zone_t *sk_db_zone(const sk_db_t *db, size_t i);
 
 /* The zone's apex, lowercased wire format. */
 const uint8_t *sk_zone_apex(const sk_zone_t *zone);

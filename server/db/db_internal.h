@@ -51,6 +51,16 @@ static inline const uint8_t *sk_zrec_rdata(const sk_zsrc_t *s, const sk_zrec_t *
  */
 int sk_zsrc_load(const sk_zone_conf_t *zc, const char *conf_path, sk_zsrc_t *out);
 
+/*
+ * A seized list's template is read as a zone whose origin is this name, so that "@", "www" and "*"
+ * land under it; its records are then moved to the root (seized.c). A name in RDATA that ends up
+ * under it was written relative, which a template cannot have: the load fails naming it.
+ */
+#define SK_TEMPLATE_ORIGIN "seized-domain.invalid."
+
+/* sk_zsrc_load() for a template file (`conf_line`: the list's entry in the config). */
+int sk_zsrc_load_template(const char *file, const char *conf_path, unsigned conf_line, sk_zsrc_t *out);
+
 /* Free what a source holds (not the struct itself). Accepts a zeroed source. */
 void sk_zsrc_free(sk_zsrc_t *src);
 
@@ -186,12 +196,42 @@ struct sk_zone {
 	const sk_tagset_t *tags;   /* interned: outlives the zone, so telemetry events may keep it */
 };
 
+/* One seized list: its template compiled with the root as apex, so that a seized domain's names
+ * map onto the template by swapping the domain for the root (lookup.c), and what loading found. */
+typedef struct sk_slist {
+	sk_zone_t tmpl;            /* tmpl.tags: the list's tags */
+	sk_db_list_stats_t st;     /* st.list / st.template point at the two strings below */
+	char *list, *template;
+} sk_slist_t;
+
 struct sk_db {
 	sk_zone_t *zones;
 	size_t nzones;
 	sk_nametab_t apexes;       /* value: index into zones */
 	uint8_t min_labels, max_labels;  /* of the apexes: bounds the suffixes worth probing */
+	sk_slist_t *lists;
+	size_t nlists;
+	sk_nametab_t seized;       /* every seized domain; value: its line, aux: index into lists */
+	uint8_t seized_min_labels, seized_max_labels;
 };
+
+/* Compile a parsed zone into *z (zeroed by the caller), tags from zc; on failure *z is freed and
+ * zeroed (db.c). */
+int sk_zone_compile(const sk_zsrc_t *s, const sk_zone_conf_t *zc, sk_zone_t *z);
+
+/* Free what a compiled zone holds and zero it. */
+void sk_zone_release(sk_zone_t *z);
+
+/* Load every seized list of conf into db, whose zones are built (seized.c). Problems go to
+ * sk_diag(); returns 0 or the first error's code. */
+int sk_seized_build(sk_db_t *db, const sk_conf_t *conf);
+
+/* Free the lists and their table (not db itself). */
+void sk_seized_free(sk_db_t *db);
+
+/* Size an empty table for `count` names taking `bytes` of entries at most, so that adding them
+ * moves nothing and sealing rehashes nothing. Returns 0 or -ENOMEM. */
+int sk_nametab_reserve(sk_nametab_t *t, size_t count, size_t bytes);
 
 /* The node's RRsets: node->aux of them, sorted by type. */
 static inline const sk_rrset_t *sk_node_rrsets(const sk_zone_t *z, const sk_nameent_t *node)

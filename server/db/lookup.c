@@ -78,6 +78,41 @@ static const sk_zone_t *find_zone(const sk_db_t *db, const lname_t *n, int from,
 	return NULL;
 }
 
+/* The seized domain with the longest name that is suffix `last` or a shorter suffix of n; *sk
+ * gets its k. NULL when none is. */
+static const sk_slist_t *find_seized(const sk_db_t *db, const lname_t *n, int last, int *sk)
+{
+	int k = n->labels - db->seized_max_labels, end = n->labels - db->seized_min_labels;
+	if (end > last)
+		end = last;
+	for (k = k > 0 ? k : 0; k <= end; k++) {
+		const sk_nameent_t *e = sk_nametab_find(&db->seized, suffix(n, k), suffix_len(n, k), n->h[k]);
+		if (e) {
+			*sk = k;
+			return &db->lists[e->aux];
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The name n as its seized domain's template knows it: the labels above the domain (suffix k),
+ * then the root, the template's apex. Written into buf; offsets and hashes as lname_set() makes.
+ */
+static void lname_map(lname_t *m, uint8_t *buf, const lname_t *n, int k)
+{
+	size_t above = n->off[k];
+	memcpy(buf, n->name, above);
+	buf[above] = 0;
+	m->name = buf;
+	m->len = above + 1;
+	m->labels = k;
+	memcpy(m->off, n->off, (size_t)k + 1);
+	m->h[k] = sk_hash_label(SK_HASH_INIT, buf + above);
+	for (int i = k - 1; i >= 0; i--)
+		m->h[i] = sk_hash_label(m->h[i + 1], buf + m->off[i]);
+}
+
 /*
  * Fill in a ref's owner. A name that is the query name or one of its suffixes becomes NULL + qoff,
  * so the writer points into the question (keeping the client's spelling); any other name must be
@@ -184,14 +219,19 @@ static void answer_additional(lctx_t *c, const sk_rrset_t *rs)
 }
 
 /* Referral (RFC 1034 4.3.2 3b): the cut's NS in authority, and the addresses of its targets that
- * this zone holds; those at or below the cut are glue the reply cannot go without (RFC 9471). */
-static void referral(lctx_t *c, const sk_zone_t *z, const lname_t *n, const sk_nameent_t *cut, int k)
+ * this zone holds; those at or below the cut are glue the reply cannot go without (RFC 9471).
+ * `own` names the owner (suffix k); it is n but for a template, whose names are not the real
+ * ones, and whose NS targets (absolute: below some other domain) are never its own names. */
+static void referral(lctx_t *c, const sk_zone_t *z, const lname_t *n, const lname_t *own,
+	const sk_nameent_t *cut, int k)
 {
 	const sk_rrset_t *ns = sk_node_rrset(z, cut, SK_TYPE_NS);
 	const uint8_t *rr = ns->data;
 	lname_t t;
 
-	add_rr(c, ns, suffix(n, k), suffix_len(n, k), SK_SECTION_AUTHORITY);
+	add_rr(c, ns, suffix(own, k), suffix_len(own, k), SK_SECTION_AUTHORITY);
+	if (own != n)
+		return;
 	for (unsigned i = 0; i < ns->count; rr += 10 + sk_get16(rr + 8), i++) {
 		if (lname_set(&t, rr + 10, sk_get16(rr + 8)) < 0)
 			continue;
@@ -272,10 +312,11 @@ static const sk_nameent_t *find_wildcard(const sk_zone_t *z, const lname_t *n,
 	return sk_nametab_find(&z->nodes, wild, ce->len + 2u, sk_hash_label(n->h[k], wild));
 }
 
-static void negative(lctx_t *c, const sk_zone_t *z, uint8_t rcode)
+/* NXDOMAIN or NODATA: the zone's SOA, whose owner is the apex (for a template, the seized domain). */
+static void negative(lctx_t *c, const sk_zone_t *z, const uint8_t *apex, size_t apex_len, uint8_t rcode)
 {
 	c->plan->rcode = rcode;
-	add_rr(c, &z->neg_soa, z->apex, z->apex_len, SK_SECTION_AUTHORITY);
+	add_rr(c, &z->neg_soa, apex, apex_len, SK_SECTION_AUTHORITY);
 }
 
 /* The names a CNAME chain has visited: the query name, then each target. */
@@ -297,12 +338,16 @@ void sk_db_lookup(const sk_db_t *db, const uint8_t *qname, size_t qname_len, uin
 	sk_plan_t *plan)
 {
 	lname_t q, t, *n = &q;     /* n: the name being resolved, q or a CNAME target in t */
+	lname_t m;                 /* n as a seized domain's template knows it */
+	uint8_t mbuf[SK_NAME_MAX];
 	lctx_t c;                  /* not zeroed as a whole: add[] is only read below nadd */
 	chain_t ch = { .n = 1 };
 
 	plan->rcode = SK_RCODE_NOERROR;
 	plan->aa = false;
 	plan->zone = NULL;
+	plan->apex_off = 0;
+	plan->tags = NULL;
 	plan->n = 0;
 	if (lname_set(&q, qname, qname_len) < 0) {
 		plan->rcode = SK_RCODE_REFUSED;
@@ -317,14 +362,26 @@ void sk_db_lookup(const sk_db_t *db, const uint8_t *qname, size_t qname_len, uin
 	ch.len[0] = q.len;
 	for (;;) {
 		const sk_zone_t *z = NULL;
+		const sk_slist_t *sl = NULL;
 		const sk_nameent_t *e;
 		const sk_rrset_t *rs;
-		int zk, k;
+		const lname_t *look = n;   /* the name as zone z knows it */
+		int zk = 0, k;
 
 		/* DS belongs to the parent side of a cut: try the zone of the parent name first. */
 		if (qtype == SK_TYPE_DS && n->labels > 0)
 			z = find_zone(db, n, 1, &zk);
-		if (!z && !(z = find_zone(db, n, 0, &zk))) {
+		if (!z)
+			z = find_zone(db, n, 0, &zk);
+		/* A seized domain below that zone's apex, or outside every zone, answers instead (a
+		 * domain that is a zone's apex was left out of the lists at load: the zone wins). */
+		if (db->seized.count && (sl = find_seized(db, n, z ? zk - 1 : n->labels, &k))) {
+			lname_map(&m, mbuf, n, k);
+			look = &m;
+			z = &sl->tmpl;
+			zk = k;
+		}
+		if (!z) {
 			/* No zone: REFUSED, or a CNAME that left our zones, which the resolver follows. */
 			if (ch.n == 1)
 				plan->rcode = SK_RCODE_REFUSED;
@@ -333,17 +390,19 @@ void sk_db_lookup(const sk_db_t *db, const uint8_t *qname, size_t qname_len, uin
 		if (ch.n == 1) {
 			plan->zone = z;
 			plan->aa = true;
+			plan->apex_off = q.off[zk];
+			plan->tags = z->tags;
 		}
-		switch (find_node(&c, z, n, zk, &e, &k)) {
+		switch (find_node(&c, z, look, zk, &e, &k)) {
 		case FOUND_CUT:
 			/* After a CNAME the answer stays authoritative for what it holds (as Knot does). */
 			if (ch.n == 1)
 				plan->aa = false;
-			referral(&c, z, n, e, k);
+			referral(&c, z, look, n, e, k);
 			goto done;
 		case FOUND_ENCLOSER:
-			if (!(e = find_wildcard(z, n, e, k))) {
-				negative(&c, z, SK_RCODE_NXDOMAIN);
+			if (!(e = find_wildcard(z, look, e, k))) {
+				negative(&c, z, suffix(n, zk), suffix_len(n, zk), SK_RCODE_NXDOMAIN);
 				goto done;
 			}
 			break;   /* synthesise from the wildcard, owner = the name sought */
@@ -356,7 +415,8 @@ void sk_db_lookup(const sk_db_t *db, const uint8_t *qname, size_t qname_len, uin
 			break;
 		}
 		if (!(rs = sk_node_rrset(z, e, SK_TYPE_CNAME))) {
-			negative(&c, z, SK_RCODE_NOERROR);   /* NODATA, empty non-terminals included */
+			/* NODATA, empty non-terminals included */
+			negative(&c, z, suffix(n, zk), suffix_len(n, zk), SK_RCODE_NOERROR);
 			break;
 		}
 		/* CNAME: answer it and look up its target, in any of our zones (RFC 1034 4.3.2 3a;

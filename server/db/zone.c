@@ -9,6 +9,7 @@
 #include <ldns/ldns.h>
 
 #include "db/db_internal.h"
+#include "dns/name.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -21,6 +22,7 @@
 typedef struct zparse {
 	sk_zsrc_t *src;
 	ldns_rdf *apex;          /* set from `name:`, else decided by the first record */
+	bool tmpl;               /* a seized list's template: RDATA names must be absolute */
 	bool have_soa;
 	bool stop;               /* an error that every later record would repeat */
 	unsigned errors;
@@ -300,6 +302,39 @@ static int store_record(zparse_t *p, zfile_t *f, ldns_rr *rr, uint32_t ttl)
 	return 0;
 }
 
+/*
+ * In a template, a name in RDATA that ended up under the template's origin was written relative
+ * (without a final dot): it would have to change with every seized domain, which the compiled
+ * template cannot do. Reported with the name as written; true when there was one.
+ */
+static bool relative_rdata(zparse_t *p, zfile_t *f, ldns_rr *rr)
+{
+	const uint8_t *apex = ldns_rdf_data(p->apex);
+	size_t alen = ldns_rdf_size(p->apex);
+	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
+		ldns_rdf *rdf = ldns_rr_rdf(rr, i);
+		const uint8_t *n = ldns_rdf_data(rdf);
+		size_t nlen = ldns_rdf_size(rdf);
+		if (ldns_rdf_get_type(rdf) != LDNS_RDF_TYPE_DNAME || !name_in_zone(n, nlen, apex, alen))
+			continue;
+		/* As written: the labels before the origin without the final dot, or "@". */
+		uint8_t rel[SK_NAME_MAX];
+		char written[SK_NAME_TEXT_MAX] = "@";
+		size_t k = nlen - alen;
+		if (k) {
+			memcpy(rel, n, k);
+			rel[k] = 0;
+			int tl = sk_name_to_text(rel, written, sizeof written);
+			if (tl > 1)
+				written[tl - 1] = '\0';
+		}
+		report(p, f->path, f->start, SK_EZONE, "%s is relative to the seized domain: names in a "
+			"template's RDATA must be absolute (end them with a dot)", written);
+		return true;
+	}
+	return false;
+}
+
 /* The zone-level rules that one record can be checked against on its own. `guessed`: the origin
  * was taken from this record's owner, so it must be the SOA that decides the apex. */
 static int accept_record(zparse_t *p, zfile_t *f, ldns_rr *rr, uint32_t ttl, bool guessed)
@@ -347,6 +382,8 @@ static int accept_record(zparse_t *p, zfile_t *f, ldns_rr *rr, uint32_t ttl, boo
 		}
 		p->have_soa = true;
 	}
+	if (p->tmpl && relative_rdata(p, f, rr))
+		return 0;
 	return store_record(p, f, rr, ttl);
 }
 
@@ -582,9 +619,9 @@ fail:
 	return rc;
 }
 
-int sk_zsrc_load(const sk_zone_conf_t *zc, const char *conf_path, sk_zsrc_t *out)
+static int load(const sk_zone_conf_t *zc, const char *conf_path, bool tmpl, sk_zsrc_t *out)
 {
-	zparse_t p = { .src = out };
+	zparse_t p = { .src = out, .tmpl = tmpl };
 	int rc;
 
 	if (zc->name) {
@@ -619,6 +656,18 @@ fail:
 	ldns_rdf_deep_free(p.apex);
 	free(p.line);
 	return rc;
+}
+
+int sk_zsrc_load(const sk_zone_conf_t *zc, const char *conf_path, sk_zsrc_t *out)
+{
+	return load(zc, conf_path, false, out);
+}
+
+int sk_zsrc_load_template(const char *file, const char *conf_path, unsigned conf_line, sk_zsrc_t *out)
+{
+	const sk_zone_conf_t zc = { .file = (char *)file, .name = (char *)SK_TEMPLATE_ORIGIN,
+		.line = conf_line };
+	return load(&zc, conf_path, true, out);
 }
 
 void sk_zsrc_free(sk_zsrc_t *src)

@@ -50,4 +50,8 @@ int sk_name_from_text(const char *text, uint8_t *out, size_t cap, bool lower);
  */
 int sk_name_to_text(const uint8_t *name, char *out, size_t cap);
 
+/* Room that always suffices for sk_name_to_text(): a 255-byte name, every byte as \DDD, the dots
+ * and the NUL. */
+#define SK_NAME_TEXT_MAX 1024
+
 #endif

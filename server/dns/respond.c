@@ -285,6 +285,8 @@ static size_t reply_query(reply_t *r, const sk_snapshot_t *snap, int transport, 
 	sk_plan_t plan;
 	sk_db_lookup(snap->db, q->lname, q->qname_len, q->qtype, &plan);
 	info->zone = plan.zone;
+	info->apex_off = plan.apex_off;
+	info->tags = plan.tags;
 	r->rcode = plan.rcode;
 	return reply_plan(r, &plan);
 }
@@ -294,6 +296,8 @@ size_t sk_respond(const sk_snapshot_t *snap, const uint8_t *msg, size_t len, int
 {
 	sk_query_t *q = &info->q;
 	info->zone = NULL;
+	info->apex_off = 0;
+	info->tags = NULL;
 	info->size = 0;
 	info->rcode = 0;
 	info->flags = 0;

@@ -15,7 +15,9 @@ typedef struct sk_resp_info {
 	sk_query_status_t status;
 	uint16_t rcode;         /* full (extended) rcode of the reply */
 	uint16_t flags;         /* reply header flags */
-	const sk_zone_t *zone;  /* zone that answered, NULL if none */
+	const sk_zone_t *zone;  /* zone that answered (a seized list's template), NULL if none */
+	uint8_t apex_off;       /* where its apex (or the seized domain) starts in the query name */
+	const sk_tagset_t *tags; /* its tags (interned), NULL if none */
 	uint16_t size;          /* reply length, 0 when dropped */
 } sk_resp_info_t;
 

@@ -4,12 +4,11 @@
 
 #include <netinet/in.h>
 
+#include "dns/name.h"
 #include "dns/wire.h"
 #include "telemetry/geojson.h"
 #include "telemetry/sink.h"
 
-/* Longest presentation form of a 255-byte wire name: every byte as \DDD, dots, a NUL. */
-#define SK_NAME_TEXT_MAX 1024
 
 /* A record and the storage its strings point into. One per telemetry thread, reused; start it
  * zeroed. */
