@@ -62,10 +62,11 @@ MIXES = {
                      doc='wildcard mix with EDNS0 and an ECS option 89.160.20.112/28 in every query'),
     'tcp': dict(file='wildcard.txt', flags=['-m', 'tcp'], udp=False,
                 doc='wildcard mix over TCP (one connection, pipelined)'),
-    # Hook for issue 4 (seized lists): bench/queries/seized.txt and a sinkholed `seized:` config;
-    # skipped while the file is absent. Knot and NSD would need one zone per seized domain.
+    # Issue 4 (seized lists): sinkholed loads bench/queries/seized.list (10,000 domains) with
+    # zones/seized-template.zone; Knot DNS and NSD load one zone file per domain made from the same
+    # template (only when this mix is selected: see prepare_seized).
     'seized': dict(file='seized.txt', flags=[], udp=True, hook=True,
-                   doc='names below seized-list domains (issue 4: not generated yet)'),
+                   doc='names at and below 10,000 seized-list domains (Knot DNS, NSD: one zone file per domain)'),
 }
 DEFAULT_MIXES = ['wildcard', 'nxdomain', 'edns-ecs', 'tcp', 'seized']
 
@@ -77,6 +78,8 @@ SUITES = {
 
 ZONES = [('aitism.net', 'aitism.net.zone', {'case': '1:24-cv-2323', 'operation': 'Azure Abuse Enterprise'}),
          ('nxtest.example', 'nxtest.example.zone', {'case': 'bench'})]
+SEIZED_TEMPLATE = 'seized-template.zone'
+SEIZED_TAGS = {'case': '1:20-cv-01217', 'operation': 'Necurs'}
 
 
 def log(*a):
@@ -133,22 +136,30 @@ class Server:
         err.close()
 
     def wait_ready(self, timeout=15.0):
-        q = dns_query('aitism.net')
+        """Until aitism.net answers and, with the seized mix, the last seized domain answers other than
+        SERVFAIL (Knot DNS loads zones after it starts answering, and says SERVFAIL until then)."""
+        probes = [(dns_query('aitism.net'), False)]
+        last = getattr(self.args, 'seized_last', None)
+        if last and not getattr(self, 'udp_only', False):
+            probes.append((dns_query(last, 1), True))
+            timeout = max(timeout, 120.0)
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(0.2)
         end = time.time() + timeout
         try:
-            while time.time() < end:
-                if self.proc.poll() is not None:
-                    return False
-                try:
-                    s.sendto(q, ('127.0.0.1', self.port))
-                    data, _ = s.recvfrom(4096)
-                    if data[:2] == q[:2] and data[2] & 0x80:
-                        return True
-                except OSError:
-                    time.sleep(0.1)
-            return False
+            for q, loaded in probes:
+                while True:
+                    if self.proc.poll() is not None or time.time() >= end:
+                        return False
+                    try:
+                        s.sendto(q, ('127.0.0.1', self.port))
+                        data, _ = s.recvfrom(4096)
+                        if data[:2] == q[:2] and data[2] & 0x80 and not (loaded and data[3] & 0xf == 2):
+                            break
+                        time.sleep(0.05)
+                    except OSError:
+                        time.sleep(0.1)
+            return True
         finally:
             s.close()
 
@@ -305,6 +316,7 @@ class Sinkholed(Server):
             zl.append(f'  - file: {args.zonedir}/{fn}\n    name: {apex}\n    tags: {{{t}}}\n')
         c = (f'server:\n  listen: ["127.0.0.1@{port}"]\n  workers: 1\n  identity: ns9.sinkhole.example\n'
              f'zones:\n{"".join(zl)}')
+        c += seized_conf(args)
         if telemetry:
             c += 'telemetry:\n  stats_interval_s: 0\n'
             if 'jsonl' in telemetry:
@@ -354,6 +366,15 @@ class Sinkholed(Server):
         return info
 
 
+def seized_conf(args):
+    """The `seized:` section for the seized mix ('' when the mix is not selected)."""
+    if not getattr(args, 'seized_list', None):
+        return ''
+    t = ', '.join(f'{k}: "{v}"' for k, v in SEIZED_TAGS.items())
+    return (f'seized:\n  - list: {args.seized_list}\n    template: {os.path.join(args.zonedir, SEIZED_TEMPLATE)}\n'
+            f'    tags: {{{t}}}\n')
+
+
 class Knot(Server):
     udp_only = False
 
@@ -393,7 +414,18 @@ database:
 """
         if dnstap:
             c += '    global-module: mod-dnstap/tap\n'
+        seized = getattr(args, '_seized_domains', None)
+        if seized:
+            c += f"""  - id: seized
+    storage: {args.seized_zonedir}
+    file: "%s.zone"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+"""
         c += 'zone:\n' + ''.join(f'  - domain: {apex}\n' for apex, _, _ in ZONES)
+        if seized:
+            c += ''.join(f'  - domain: {d}\n    template: seized\n' for d in seized)
         with open(self.conf, 'w') as f:
             f.write(c)
 
@@ -427,6 +459,8 @@ remote-control:
     control-enable: no
 """
         c += ''.join(f'zone:\n    name: {apex}\n    zonefile: {fn}\n' for apex, fn, _ in ZONES)
+        c += ''.join(f'zone:\n    name: {d}\n    zonefile: {args.seized_zonedir}/{d}.zone\n'
+                     for d in getattr(args, '_seized_domains', None) or [])
         with open(self.conf, 'w') as f:
             f.write(c)
 
@@ -661,6 +695,18 @@ def print_checks(runs, suite, mixes, servers, out=sys.stdout):
             lost = [r.get('lost', 0) for r in runs if r['mix'] == mix and r['server'] == 'sinkholed' and 'qps' in r]
             if lost:
                 lines.append(f'{mix}: sinkholed lost {sum(lost)} queries over {len(lost)} runs (target: 0)')
+    if 'seized' in mixes:
+        # every name of the seized mix exists: any other rcode means the list was not served
+        for s in servers:
+            rc = {}
+            for r in runs:
+                if r['mix'] == 'seized' and r['server'] == s:
+                    for k, v in r.get('rcodes', {}).items():
+                        rc[k] = rc.get(k, 0) + v
+            bad = {k: v for k, v in rc.items() if k != 'NOERROR'}
+            if bad:
+                lines.append(f'seized: {s} answered ' + ', '.join(f'{k} {v}' for k, v in bad.items())
+                             + f' of {sum(rc.values())} (every name exists: NOT a valid figure)')
     if suite == 'telemetry':
         for mix in mixes:
             for a, b, target in (('sinkholed-jsonl-geo', 'knot-dnstap', 1.0), ('sinkholed-jsonl-geo', 'sinkholed', 1.2),
@@ -733,12 +779,44 @@ def ensure_queries(args):
     if args.querydir != os.path.join(BENCH, 'queries'):
         return
     need = False
-    for n in ('wildcard.txt', 'nxdomain.txt'):
+    for n in ('wildcard.txt', 'nxdomain.txt', 'seized.txt', 'seized.list'):
         p = os.path.join(args.querydir, n)
         if not os.path.exists(p) or os.path.getmtime(p) < os.path.getmtime(gen):
             need = True
     if need:
         subprocess.run([sys.executable, gen, '--out', args.querydir], check=True, stdout=subprocess.DEVNULL)
+
+
+def prepare_seized(args, names, tmp):
+    """For the seized mix: sinkholed's list, one zone file per domain for Knot DNS and NSD. Returns
+    why the mix cannot run, or None. A sinkholed that rejects `seized:` (before issue 4) would
+    otherwise be unavailable for every mix: check the config first with --check."""
+    args.seized_list = os.path.join(args.querydir, 'seized.list')
+    template = os.path.join(args.zonedir, SEIZED_TEMPLATE)
+    if not os.path.exists(args.seized_list):
+        return f'no {args.seized_list}'
+    with open(args.seized_list) as f:
+        domains = [ln.strip() for ln in f if ln.strip() and not ln.startswith('#')]
+    if any(n.startswith('sinkholed') for n in names):
+        conf = os.path.join(tmp, 'seized-check.yml')
+        with open(conf, 'w') as f:
+            f.write('server:\n  listen: ["127.0.0.1@53"]\n  workers: 1\n' + seized_conf(args))
+        p = subprocess.run([args.sinkholed, '--check', '-c', conf], capture_output=True, text=True, timeout=120)
+        if p.returncode:
+            args.seized_list = None
+            err = [ln for ln in (p.stderr + p.stdout).splitlines() if ln.strip()]
+            return 'sinkholed --check rejects seized: ' + ('; '.join(err[:2]) or f'rc {p.returncode}')[:300]
+    if any(n in ('knot', 'knot-dnstap', 'nsd') for n in names):
+        args.seized_zonedir = os.path.join(tmp, 'seized-zones')
+        os.makedirs(args.seized_zonedir)
+        with open(template) as f:
+            text = f.read()
+        for d in domains:
+            with open(os.path.join(args.seized_zonedir, d + '.zone'), 'w') as f:
+                f.write(text)
+        args._seized_domains = domains
+    args.seized_last = domains[-1]
+    return None
 
 
 def build(args):
@@ -809,6 +887,12 @@ def main():
             log(f'mix {m}: skipped: {why}')
 
     tmp = tempfile.mkdtemp(prefix='sinkholed-bench-')
+    if 'seized' in mixes:
+        why = prepare_seized(args, names, tmp)
+        if why:
+            mixes.remove('seized')
+            skipped['seized'] = why
+            log(f'mix seized: skipped: {why}')
     if shutil.which('cc') is None:
         sys.exit('cc not found')
     args.reflector_bin = os.path.join(tmp, 'reflector.bin')
@@ -909,7 +993,8 @@ def main():
     os.makedirs(args.results, exist_ok=True)
     path = os.path.join(args.results, f'{args.suite}-{started_at.replace(":", "")}.json')
     with open(path, 'w') as f:
-        json.dump(dict(suite=args.suite, started=started_at, argv=sys.argv, args={k: v for k, v in vars(args).items()},
+        json.dump(dict(suite=args.suite, started=started_at, argv=sys.argv,
+                       args={k: v for k, v in vars(args).items() if not k.startswith('_')},
                        sinkholed_rev=git_rev(), machine=info, skipped_mixes=skipped,
                        servers={s.name: dict(port=s.port, cmd=getattr(s, 'cmdline', None), unavailable=s.unavailable)
                                 for s in servers},

@@ -48,7 +48,8 @@ for target in build-ci/fuzz/tests/fuzz/fuzz_*; do
 done
 
 echo "== integration tests"
-SINKHOLED=$root/build-ci/gcc/server/sinkholed /usr/bin/python3 -m pytest tests/integration -q \
+SINKHOLED=$root/build-ci/gcc/server/sinkholed SINKHOLE_CHECK=$root/build-ci/gcc/tools/sinkhole-check \
+  /usr/bin/python3 -m pytest tests/integration -q \
   -p no:cacheprovider -rs --junitxml="$out/integration.xml" || status=1
 
 /usr/bin/python3 tests/summarize.py "$out" || status=1

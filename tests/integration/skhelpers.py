@@ -103,8 +103,10 @@ def yaml_str(s):
 
 def write_config(path, port, zones, *, v6=None, workers=2, identity=IDENTITY, version=VERSION,
                  edns_size=None, tcp_max_clients=None, tcp_idle_timeout_ms=None,
-                 tcp_max_pending=None, extra_server=""):
-    """Write a sinkholed YAML config. zones: list of (file, name or None, tags dict or None)."""
+                 tcp_max_pending=None, extra_server="", seized=None):
+    """Write a sinkholed YAML config. zones: list of (file, name or None, tags dict or None).
+    seized: None, or a list of (list file, template file, tags dict or None) for `seized:`; when
+    it is given and zones is empty, the `zones:` key is left out altogether."""
     if v6 is None:
         v6 = have_ipv6()
     listen = [f"{V4}@{port}"] + ([f"{V6}@{port}"] if v6 else [])
@@ -124,15 +126,29 @@ def write_config(path, port, zones, *, v6=None, workers=2, identity=IDENTITY, ve
         lines.append(f"  tcp_max_pending: {tcp_max_pending}")
     if extra_server:
         lines.append(extra_server.rstrip("\n"))
-    lines.append("zones:")
+    if zones or not seized:
+        lines.append("zones:")
     for z in zones:
         f, name, tags = (tuple(z) + (None, None))[:3]
         lines.append(f"  - file: {yaml_str(f)}")
         if name:
             lines.append(f"    name: {yaml_str(name)}")
         if tags:
-            lines.append("    tags: {" + ", ".join(f"{k}: {yaml_str(v)}" for k, v in tags.items()) + "}")
+            lines.append(f"    tags: {yaml_tags(tags)}")
+    if seized:
+        lines.append("seized:")
+    for s in seized or []:
+        lst, template, tags = (tuple(s) + (None,))[:3]
+        lines.append(f"  - list: {yaml_str(lst)}")
+        lines.append(f"    template: {yaml_str(template)}")
+        if tags:
+            lines.append(f"    tags: {yaml_tags(tags)}")
     Path(path).write_text("\n".join(lines) + "\n")
+
+
+def yaml_tags(tags):
+    """A tags dict as a YAML flow mapping, in the dict's order."""
+    return "{" + ", ".join(f"{k}: {yaml_str(v)}" for k, v in tags.items()) + "}"
 
 
 def copy_zones(dest, names=None):
