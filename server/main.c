@@ -1,5 +1,6 @@
 /* main.c -- sinkholed: command line, start-up, signals, reload on SIGHUP, orderly shutdown */
 #include <getopt.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -148,6 +149,8 @@ static void reload(sk_app_t *app)
 	size_t zones = sk_db_zone_count(next->db);
 	/* Blocks this thread until no worker can still see the old snapshot; never a worker. */
 	sk_snapreg_publish(app->reg, next);
+	/* The old snapshot is freed: what its smaller blocks held goes back too. */
+	malloc_trim(0);
 	sk_info("reloaded: generation %llu, %zu zones", gen, zones);
 }
 
@@ -377,6 +380,11 @@ int main(int argc, char **argv)
 	}
 	if (check_only)
 		return check(path);
+	/* Blocks of 256 KiB and more (a db's tables, rings, buffers) get their own mappings, which go
+	 * back to the system when freed. By default glibc raises this threshold after each such free,
+	 * up to 32 MiB, and the next db of a reload (built on a new loader thread, in another arena)
+	 * then keeps tens of megabytes after the old one is gone. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	/* A client that resets its TCP connection must cost an EPIPE, not the process. */
 	signal(SIGPIPE, SIG_IGN);
 	return run(path);
