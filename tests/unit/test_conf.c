@@ -172,6 +172,23 @@ static void test_full(void)
 		ok(str_is(z[2].name, "third.example."), "name with final dot");
 		ok(z[2].tags == NULL && z[2].ntags == 0, "no tags: NULL and 0");
 	}
+
+	is_int(c->nseized, 2, "two seized lists");
+	if (c->nseized == 2) {
+		sk_seized_conf_t *sz = c->seized;
+		snprintf(want, sizeof want, "%s/conf/seized/necurs.list", datadir);
+		ok(str_is(sz[0].list, want), "relative list path resolved against the config folder");
+		ok(str_is(sz[0].template, "/etc/sinkholed/templates/sinkhole.zone"), "absolute template kept");
+		is_int(sz[0].line, 22, "seized list line");
+		is_int(sz[0].ntags, 3, "three tags on the list");
+		if (sz[0].ntags == 3)
+			ok(str_is(sz[0].tags[2].key, "family") && str_is(sz[0].tags[2].value, "necurs"),
+				"list tags in file order");
+		ok(str_is(sz[1].list, "/var/lib/sinkholed/other.list"), "absolute list kept");
+		snprintf(want, sizeof want, "%s/conf/templates/parked.zone", datadir);
+		ok(str_is(sz[1].template, want), "relative template resolved against the config folder");
+		ok(sz[1].tags == NULL && sz[1].ntags == 0, "list without tags: NULL and 0");
+	}
 	sk_conf_free(c);
 }
 
@@ -335,6 +352,11 @@ static const struct bad bad_configs[] = {
 	{ "bad_duplicate_listen.yaml", SK_EPARSE, 2, 6, "server.listen: duplicate entry '::1@53', the same address and port as '[::1]@53'" },
 	{ "bad_zone_no_file.yaml", SK_EPARSE, 1, 5, "zones[1]: missing key 'file', expected the path of the zone file" },
 	{ "bad_tags_not_map.yaml", SK_EPARSE, 1, 5, "zones[0].tags: expected a mapping of name: value, got a list" },
+	{ "bad_seized.yaml", SK_EPARSE, 4, 4, "seized[0]: missing key 'template', expected the path of the template zone file" },
+	{ "bad_seized.yaml", SK_EPARSE, 4, 5, "seized[1]: missing key 'list', expected the path of the list of seized domains" },
+	{ "bad_seized.yaml", SK_EPARSE, 4, 6, "seized[1].tags: expected a mapping of name: value, got a list" },
+	{ "bad_seized.yaml", SK_EPARSE, 4, 9, "seized[2]: unknown key 'colour', expected one of: list, template, tags" },
+	{ "bad_seized_map.yaml", SK_EPARSE, 1, 3, "seized: expected a list of seized lists (- list: ...), got a mapping" },
 	{ "bad_tag_value.yaml", SK_EPARSE, 2, 7, "zones[0].tags.operation: expected a single value, got a mapping" },
 	{ "bad_tag_value.yaml", SK_EPARSE, 2, 8, "zones[0].tags: duplicate tag 'case'" },
 	{ "bad_zone_name.yaml", SK_EPARSE, 1, 5, "zones[0].name: expected a domain name" },
