@@ -78,7 +78,8 @@ static int check(const char *path)
 		printf("config failed: %lu error%s\n", n, n == 1 ? "" : "s");
 		return 1;
 	}
-	printf("config ok: %zu zones\n", sk_db_zone_count(snap->db));
+	printf("config ok: %zu zones, %zu seized lists, %zu seized domains\n", sk_db_zone_count(snap->db),
+		sk_db_list_count(snap->db), sk_db_seized_count(snap->db));
 	sk_snapshot_free(snap);
 	return 0;
 }
@@ -146,12 +147,12 @@ static void reload(sk_app_t *app)
 	sk_telemetry_reload(app->tm, next->conf);
 	next->generation = cur->generation + 1;
 	unsigned long long gen = next->generation;
-	size_t zones = sk_db_zone_count(next->db);
+	size_t zones = sk_db_zone_count(next->db), seized = sk_db_seized_count(next->db);
 	/* Blocks this thread until no worker can still see the old snapshot; never a worker. */
 	sk_snapreg_publish(app->reg, next);
 	/* The old snapshot is freed: what its smaller blocks held goes back too. */
 	malloc_trim(0);
-	sk_info("reloaded: generation %llu, %zu zones", gen, zones);
+	sk_info("reloaded: generation %llu, %zu zones, %zu seized domains", gen, zones, seized);
 }
 
 static void *loader_main(void *arg)
@@ -274,15 +275,15 @@ static void close_any(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
-static void log_ready(const sk_app_t *app, size_t zones)
+static void log_ready(const sk_app_t *app, size_t zones, size_t seized)
 {
 	char addrs[512] = "";
 	size_t n = 0;
 	for (size_t i = 0; i < sk_net_listen_count(app->net) && n < sizeof addrs; i++)
 		n += (size_t)snprintf(addrs + n, sizeof addrs - n, "%s%s", i ? ", " : "",
 			sk_net_listen_text(app->net, i));
-	sk_info("ready: generation 1, %zu zones, %u workers, udp and tcp on %s", zones,
-		app->running.workers, addrs);
+	sk_info("ready: generation 1, %zu zones, %zu seized domains, %u workers, udp and tcp on %s",
+		zones, seized, app->running.workers, addrs);
 }
 
 static void log_stats(const sk_app_t *app)
@@ -307,7 +308,7 @@ static int run(const char *path)
 		sk_err("%s: cannot start: %s", path, sk_strerror(rc));
 		return 1;
 	}
-	size_t zones = sk_db_zone_count(snap->db);
+	size_t zones = sk_db_zone_count(snap->db), seized = sk_db_seized_count(snap->db);
 	if ((rc = running_init(&app.running, snap->conf)))
 		sk_snapshot_free(snap);
 	else
@@ -331,7 +332,7 @@ static int run(const char *path)
 	}
 	if ((rc = sk_net_start(app.net)))
 		goto fail;
-	log_ready(&app, zones);
+	log_ready(&app, zones, seized);
 	uv_run(&app.loop, UV_RUN_DEFAULT);
 	sk_net_join(app.net);
 	log_stats(&app);
