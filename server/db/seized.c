@@ -191,9 +191,12 @@ static void list_warn(lload_t *ld, unsigned line, const char *fmt, ...)
 static int add_domain(lload_t *ld, const uint8_t *name, size_t len, unsigned line)
 {
 	sk_db_t *db = ld->db;
-	uint64_t hash = sk_db_name_hash(name, len);
+	uint8_t off[SK_LABELS_MAX];
+	uint64_t h[SK_LABELS_MAX];
+	int labels = sk_db_name_hashes(name, len, off, h);
+	uint64_t hash = h[0];
 	const sk_nameent_t *e;
-	char text[SK_NAME_TEXT_MAX];
+	char text[SK_NAME_TEXT_MAX], zone[SK_NAME_TEXT_MAX];
 
 	if ((e = sk_nametab_find(&db->apexes, name, len, hash))) {
 		ld->l->st.shadowed++;
@@ -209,16 +212,24 @@ static int add_domain(lload_t *ld, const uint8_t *name, size_t len, unsigned lin
 			db->lists[e->aux].list, e->value);
 		return 0;
 	}
-	size_t off;
-	int rc = sk_nametab_add(&db->seized, name, len, hash, &off);
+	/* Inside a zone the operator serves (its own nameservers' names, say): the list takes the
+	 * name over, which is worth a look. */
+	for (int k = 1; k < labels; k++) {
+		if (!(e = sk_nametab_find(&db->apexes, name + off[k], len - off[k], h[k])))
+			continue;
+		sk_name_to_text(name, text, sizeof text);
+		sk_name_to_text(name + off[k], zone, sizeof zone);
+		list_warn(ld, line, "%s is inside the zone %s of %s: the list answers for it (the longer "
+			"name wins)", text, zone, ld->conf->zones[e->value].file);
+		break;
+	}
+	size_t at;
+	int rc = sk_nametab_add(&db->seized, name, len, hash, &at);
 	if (rc < 0)
 		return rc;
-	sk_nameent_t *ne = sk_nametab_ent(&db->seized, off);
+	sk_nameent_t *ne = sk_nametab_ent(&db->seized, at);
 	ne->value = line;
 	ne->aux = (uint16_t)ld->idx;
-	unsigned labels = 0;
-	for (size_t i = 0; name[i]; i += (size_t)name[i] + 1)
-		labels++;
 	if (labels < db->seized_min_labels)
 		db->seized_min_labels = (uint8_t)labels;
 	if (labels > db->seized_max_labels)
@@ -254,15 +265,17 @@ static int parse_list(lload_t *ld, const mapped_t *m)
 			rest++;
 		size_t len = (rest == le || *rest == '#') ? parse_domain(s, (size_t)(t - s), wire) : 0;
 		if (!len) {
-			/* Shown as written, up to a sane length, control bytes as '?'. */
+			/* Shown as written without the blanks around it, up to a sane length, control
+			 * bytes as '?'. */
 			char shown[80];
 			size_t k = 0;
-			for (const char *c = s; c < le && k < sizeof shown - 4; c++)
+			const char *te = le;
+			while (te > s && is_space(te[-1]))
+				te--;
+			for (const char *c = s; c < te && k < sizeof shown - 4; c++)
 				shown[k++] = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
-			if (le - s > (long)k)
+			if (te - s > (long)k)
 				shown[k++] = '.', shown[k++] = '.', shown[k++] = '.';
-			while (k && is_space(shown[k - 1]))
-				k--;
 			shown[k] = '\0';
 			ld->l->st.invalid++;
 			list_warn(ld, line, "not a domain name: '%s' (line skipped)", shown);

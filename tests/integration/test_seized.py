@@ -422,6 +422,9 @@ def build_overlap(workdir):
     return {
         first: ({f"{first}:{f('other.test') + 1}: warning: other.test. is served by the zone file "
                  f"{workdir / 'other.test.zone'} (the zone file wins)",
+                 f"{first}:{f('evil.sinkhole.test') + 1}: warning: evil.sinkhole.test. is inside the "
+                 f"zone sinkhole.test. of {workdir / 'sinkhole.test.zone'}: the list answers for it "
+                 f"(the longer name wins)",
                  f"{first}:{f('DUP.test.') + 1}: warning: dup.test. is already listed at "
                  f"{first}:{f('dup.test') + 1} (the first wins)",
                  f"{first}:{f('named.test.') + 1}: warning: named.test. is served by the zone file "
