@@ -24,6 +24,8 @@
 /* What the running sockets and threads were made from: a reload cannot change these. */
 typedef struct sk_running {
 	unsigned workers;
+	uint64_t cpus;          /* server.cpus under 64 as a bit set, for the reload check */
+	size_t ncpus;
 	unsigned tcp_max_clients, tcp_idle_timeout_ms, tcp_max_pending;
 	size_t nlisten;
 	struct sockaddr_storage *addr;
@@ -97,9 +99,20 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
 		!memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr);
 }
 
+/* The CPU list as a set (order matters too, but a changed set is what an operator notices). */
+static uint64_t cpu_bits(const sk_conf_t *conf)
+{
+	uint64_t b = 0;
+	for (size_t i = 0; i < conf->ncpus; i++)
+		b |= conf->cpus[i] < 64 ? 1ull << conf->cpus[i] : 0;
+	return b;
+}
+
 static int running_init(sk_running_t *r, const sk_conf_t *conf)
 {
 	r->workers = conf->workers ? conf->workers : 1;
+	r->cpus = cpu_bits(conf);
+	r->ncpus = conf->ncpus;
 	r->tcp_max_clients = conf->tcp_max_clients;
 	r->tcp_idle_timeout_ms = conf->tcp_idle_timeout_ms;
 	r->tcp_max_pending = conf->tcp_max_pending;
@@ -123,6 +136,8 @@ static void warn_restart(const sk_running_t *r, const sk_conf_t *conf)
 	if (r->workers != (conf->workers ? conf->workers : 1))
 		sk_warn("%s: workers changed (%u running): takes effect after a restart", conf->path,
 			r->workers);
+	if (r->ncpus != conf->ncpus || r->cpus != cpu_bits(conf))
+		sk_warn("%s: cpus changed: takes effect after a restart", conf->path);
 	if (r->tcp_max_clients != conf->tcp_max_clients ||
 	    r->tcp_idle_timeout_ms != conf->tcp_idle_timeout_ms ||
 	    r->tcp_max_pending != conf->tcp_max_pending)

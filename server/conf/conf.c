@@ -333,6 +333,37 @@ static void parse_listen(ctx_t *ctx, const char *where, yaml_node_t *val, const 
 	}
 }
 
+/* server.cpus: CPU numbers, each once. */
+static void parse_cpus(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	sk_conf_t *conf = obj;
+	char got[96];
+
+	if (val->type != YAML_SEQUENCE_NODE || val->data.sequence.items.top == val->data.sequence.items.start) {
+		error(ctx, val, "%s: expected a list of CPU numbers, got %s", where, shown(val, got, sizeof got));
+		return;
+	}
+	size_t n = (size_t)(val->data.sequence.items.top - val->data.sequence.items.start);
+	if (!(conf->cpus = calloc(n, sizeof *conf->cpus))) {
+		ctx->nomem = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = yaml_document_get_node(ctx->doc, val->data.sequence.items.start[i]);
+		unsigned v;
+		if (!want_number(ctx, where, item, f, &v))
+			continue;
+		size_t k;
+		for (k = 0; k < conf->ncpus && conf->cpus[k] != v; k++)
+			;
+		if (k < conf->ncpus) {
+			error(ctx, item, "%s: CPU %u is listed twice", where, v);
+			continue;
+		}
+		conf->cpus[conf->ncpus++] = v;
+	}
+}
+
 /* ---- zones ---- */
 
 /*
@@ -555,6 +586,7 @@ static void parse_seized(ctx_t *ctx, const char *where, yaml_node_t *val, const 
 static const field_t server_fields[] = {
 	{ "listen", parse_listen, 0, 0, 0, true, "a list of address@port" },
 	{ "workers", parse_uint, CONF_OFF(workers), 1, MAX_WORKERS, false, NULL },
+	{ "cpus", parse_cpus, 0, 0, 1023, false, NULL },
 	/* Both end up in a TXT character-string (and NSID), hence 255 at most. */
 	{ "identity", parse_string, CONF_OFF(identity), 1, 255, false, NULL },
 	{ "version", parse_version, CONF_OFF(version), 1, 255, false, NULL },
@@ -967,6 +999,7 @@ void sk_conf_free(sk_conf_t *conf)
 	for (size_t i = 0; i < conf->nlisten; i++)
 		free(conf->listen[i].text);
 	free(conf->listen);
+	free(conf->cpus);
 	if (conf->telemetry.jsonl)
 		free(conf->telemetry.jsonl->path);
 	free(conf->telemetry.jsonl);

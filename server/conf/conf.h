@@ -71,6 +71,8 @@ typedef struct sk_conf {
 	sk_listen_t *listen;    /* at least one */
 	size_t nlisten;
 	unsigned workers;       /* >= 1; default: online CPUs */
+	unsigned *cpus;         /* server.cpus: worker i runs on cpus[i % ncpus]; NULL: not pinned */
+	size_t ncpus;
 	char *identity;         /* NSID, CH TXT id.server / hostname.bind; default: gethostname() */
 	char *version;          /* CH TXT version.bind / version.server; NULL when hidden (`version: false`) */
 	uint16_t edns_size;     /* our EDNS UDP payload size, 512..4096; default 1232 */

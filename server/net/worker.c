@@ -15,6 +15,8 @@
 struct sk_net {
 	sk_worker_t *workers;   /* nworkers, cache-line aligned */
 	unsigned nworkers;
+	unsigned *cpus;         /* server.cpus, copied; NULL: workers not pinned */
+	size_t ncpus;
 	size_t nlisten;
 	char (*listen_text)[SK_LISTEN_TEXT];
 	sk_net_limits_t limits;
@@ -144,6 +146,14 @@ int sk_net_new(const sk_conf_t *conf, sk_snapreg_t *reg, sk_telemetry_t *tm, sk_
 	if (!net)
 		return -ENOMEM;
 	net->nworkers = conf->workers ? conf->workers : 1;
+	if (conf->ncpus) {
+		if (!(net->cpus = malloc(conf->ncpus * sizeof *net->cpus))) {
+			free(net);
+			return -ENOMEM;
+		}
+		memcpy(net->cpus, conf->cpus, conf->ncpus * sizeof *net->cpus);
+		net->ncpus = conf->ncpus;
+	}
 	net->nlisten = conf->nlisten;
 	net->reg = reg;
 	net->limits = (sk_net_limits_t){
@@ -182,8 +192,24 @@ int sk_net_start(sk_net_t *net)
 	sigaddset(&block, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	for (unsigned j = 0; j < net->nworkers; j++) {
-		if ((rc = -pthread_create(&net->threads[j], NULL, worker_main, &net->workers[j])))
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		if (net->ncpus) {
+			/* server.cpus: worker j on one CPU, round robin over the list. */
+			unsigned cpu = net->cpus[j % net->ncpus];
+			cpu_set_t set;
+			CPU_ZERO(&set);
+			CPU_SET(cpu, &set);
+			pthread_attr_setaffinity_np(&attr, sizeof set, &set);
+		}
+		rc = -pthread_create(&net->threads[j], &attr, worker_main, &net->workers[j]);
+		pthread_attr_destroy(&attr);
+		if (rc) {
+			if (net->ncpus && rc == -EINVAL)
+				sk_err("cannot run worker %u on CPU %u (server.cpus): is it online?", j,
+					net->cpus[j % net->ncpus]);
 			break;
+		}
 		net->nthreads++;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -230,6 +256,7 @@ void sk_net_free(sk_net_t *net)
 		free(w->tcp);
 	}
 	free(net->workers);
+	free(net->cpus);
 	free(net->threads);
 	free(net->listen_text);
 	free(net);

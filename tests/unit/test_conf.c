@@ -137,6 +137,8 @@ static void test_full(void)
 		ok(v4_is(&c->listen[3], "192.0.2.1", 53), "listen[3] without a port is port 53");
 	}
 	is_int(c->workers, 2, "workers");
+	is_int(c->ncpus, 2, "two cpus");
+	ok(c->ncpus == 2 && c->cpus[0] == 1 && c->cpus[1] == 0, "cpus in file order");
 	ok(str_is(c->identity, "ns9.sinkhole.example"), "identity");
 	ok(str_is(c->version, "sinkholed test"), "version");
 	is_int(c->edns_size, 1400, "edns_size");
@@ -150,7 +152,7 @@ static void test_full(void)
 		snprintf(want, sizeof want, "%s/conf/aitism.net.zone", datadir);
 		ok(str_is(z[0].file, want), "relative zone file resolved against the config folder");
 		ok(str_is(z[0].name, "aitism.net"), "zone name as written");
-		is_int(z[0].line, 12, "zone line");
+		is_int(z[0].line, 13, "zone line");
 		is_int(z[0].ntags, 2, "two tags");
 		if (z[0].ntags == 2) {
 			ok(str_is(z[0].tags[0].key, "case") &&
@@ -160,7 +162,7 @@ static void test_full(void)
 		}
 		ok(str_is(z[1].file, "/var/lib/sinkholed/other.zone"), "absolute zone file kept");
 		ok(z[1].name == NULL, "name omitted is NULL");
-		is_int(z[1].line, 15, "second zone line");
+		is_int(z[1].line, 16, "second zone line");
 		is_int(z[1].ntags, 2, "block-style tags");
 		if (z[1].ntags == 2) {
 			ok(str_is(z[1].tags[0].key, "empty") && str_is(z[1].tags[0].value, ""),
@@ -179,7 +181,7 @@ static void test_full(void)
 		snprintf(want, sizeof want, "%s/conf/seized/necurs.list", datadir);
 		ok(str_is(sz[0].list, want), "relative list path resolved against the config folder");
 		ok(str_is(sz[0].template, "/etc/sinkholed/templates/sinkhole.zone"), "absolute template kept");
-		is_int(sz[0].line, 22, "seized list line");
+		is_int(sz[0].line, 23, "seized list line");
 		is_int(sz[0].ntags, 3, "three tags on the list");
 		if (sz[0].ntags == 3)
 			ok(str_is(sz[0].tags[2].key, "family") && str_is(sz[0].tags[2].value, "necurs"),
@@ -209,6 +211,7 @@ static void test_defaults(void)
 	is_int(c->nlisten, 1, "one listen entry");
 	ok(c->nlisten == 1 && v4_is(&c->listen[0], "127.0.0.1", 53), "127.0.0.1@53");
 	is_int(c->workers, cpus < 1 ? 1 : cpus > 1024 ? 1024 : cpus, "workers default: online CPUs");
+	ok(c->cpus == NULL && c->ncpus == 0, "cpus default: not pinned");
 	ok(str_is(c->identity, host), "identity default: hostname");
 	ok(str_is(c->version, "sinkholed " SK_VERSION), "version default");
 	is_int(c->edns_size, 1232, "edns_size default");
@@ -356,6 +359,10 @@ static const struct bad bad_configs[] = {
 	{ "bad_seized.yaml", SK_EPARSE, 4, 5, "seized[1]: missing key 'list', expected the path of the list of seized domains" },
 	{ "bad_seized.yaml", SK_EPARSE, 4, 6, "seized[1].tags: expected a mapping of name: value, got a list" },
 	{ "bad_seized.yaml", SK_EPARSE, 4, 9, "seized[2]: unknown key 'colour', expected one of: list, template, tags" },
+	{ "bad_cpus.yaml", SK_EPARSE, 3, 3, "server.cpus: expected a whole number from 0 to 1023, got '1024'" },
+	{ "bad_cpus.yaml", SK_EPARSE, 3, 3, "server.cpus: CPU 0 is listed twice" },
+	{ "bad_cpus.yaml", SK_EPARSE, 3, 3, "server.cpus: expected a whole number from 0 to 1023, got 'x'" },
+	{ "bad_cpus_empty.yaml", SK_EPARSE, 1, 3, "server.cpus: expected a list of CPU numbers, got" },
 	{ "bad_seized_map.yaml", SK_EPARSE, 1, 3, "seized: expected a list of seized lists (- list: ...), got a mapping" },
 	{ "bad_tag_value.yaml", SK_EPARSE, 2, 7, "zones[0].tags.operation: expected a single value, got a mapping" },
 	{ "bad_tag_value.yaml", SK_EPARSE, 2, 8, "zones[0].tags: duplicate tag 'case'" },
