@@ -383,18 +383,7 @@ class Knot(Server):
         d = self.dir
         self.conf = os.path.join(d, 'knot.conf')
         os.makedirs(os.path.join(d, 'db'))
-        c = f"""server:
-    rundir: {d}
-    listen: 127.0.0.1@{port}
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
-log:
-  - target: stderr
-    any: warning
-database:
-    storage: {d}/db
-"""
+        c = knot_conf_head(d, port)
         if dnstap:
             p = os.path.join(d, 'knot.tap')
             self.tel_files.append(p)
@@ -404,25 +393,12 @@ database:
     log-queries: on
     log-responses: on
 """
-        c += f"""template:
-  - id: default
-    storage: {args.zonedir}
-    file: "%s.zone"
-    zonefile-sync: -1
-    zonefile-load: whole
-    journal-content: none
-"""
+        c += 'template:\n' + knot_template(args.zonedir)
         if dnstap:
             c += '    global-module: mod-dnstap/tap\n'
         seized = getattr(args, '_seized_domains', None)
         if seized:
-            c += f"""  - id: seized
-    storage: {args.seized_zonedir}
-    file: "%s.zone"
-    zonefile-sync: -1
-    zonefile-load: whole
-    journal-content: none
-"""
+            c += knot_template(args.seized_zonedir, 'seized')
         c += 'zone:\n' + ''.join(f'  - domain: {apex}\n' for apex, _, _ in ZONES)
         if seized:
             c += ''.join(f'  - domain: {d}\n    template: seized\n' for d in seized)
@@ -433,20 +409,15 @@ database:
         return ['knotd', '-c', self.conf]
 
 
-class NSD(Server):
-    udp_only = False
-
-    def __init__(self, name, port, tmp, args):
-        super().__init__(name, port, tmp, args)
-        d = self.dir
-        self.conf = os.path.join(d, 'nsd.conf')
-        c = f"""server:
+def nsd_conf_head(d, port, zonesdir):
+    """nsd.conf without zones: one server process, no rate limit, no database, no control."""
+    return f"""server:
     server-count: 1
     ip-address: 127.0.0.1@{port}
     do-ip6: no
     username: ""
     chroot: ""
-    zonesdir: "{args.zonedir}"
+    zonesdir: "{zonesdir}"
     database: ""
     zonelistfile: "{d}/zone.list"
     pidfile: "{d}/nsd.pid"
@@ -458,6 +429,43 @@ class NSD(Server):
 remote-control:
     control-enable: no
 """
+
+
+def knot_conf_head(d, port):
+    """knot.conf's server, log and database sections: one UDP, TCP and background worker."""
+    return f"""server:
+    rundir: {d}
+    listen: 127.0.0.1@{port}
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+log:
+  - target: stderr
+    any: warning
+database:
+    storage: {d}/db
+"""
+
+
+def knot_template(zonesdir, tid='default'):
+    """A knot.conf template serving "<zone>.zone" files from zonesdir, read whole, never written."""
+    return f"""  - id: {tid}
+    storage: {zonesdir}
+    file: "%s.zone"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+"""
+
+
+class NSD(Server):
+    udp_only = False
+
+    def __init__(self, name, port, tmp, args):
+        super().__init__(name, port, tmp, args)
+        d = self.dir
+        self.conf = os.path.join(d, 'nsd.conf')
+        c = nsd_conf_head(d, port, args.zonedir)
         c += ''.join(f'zone:\n    name: {apex}\n    zonefile: {fn}\n' for apex, fn, _ in ZONES)
         c += ''.join(f'zone:\n    name: {d}\n    zonefile: {args.seized_zonedir}/{d}.zone\n'
                      for d in getattr(args, '_seized_domains', None) or [])

@@ -333,26 +333,7 @@ def sinkholed_conf(path, port, list_path=None, zones=None):
 def knot_conf(d, port, zdir, domains):
     """As run.py's knot.conf (one UDP, TCP and background worker), with the given zones only."""
     os.makedirs(os.path.join(d, 'db'), exist_ok=True)
-    c = f"""server:
-    rundir: {d}
-    listen: 127.0.0.1@{port}
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
-log:
-  - target: stderr
-    any: warning
-database:
-    storage: {d}/db
-template:
-  - id: default
-    storage: {zdir}
-    file: "%s.zone"
-    zonefile-sync: -1
-    zonefile-load: whole
-    journal-content: none
-zone:
-"""
+    c = run.knot_conf_head(d, port) + 'template:\n' + run.knot_template(zdir) + 'zone:\n'
     path = os.path.join(d, 'knot.conf')
     with open(path, 'w') as f:
         f.write(c)
@@ -362,24 +343,7 @@ zone:
 
 def nsd_conf(d, port, zdir, domains):
     """As run.py's nsd.conf (server-count 1, rrl-ratelimit 0, no database, control off)."""
-    c = f"""server:
-    server-count: 1
-    ip-address: 127.0.0.1@{port}
-    do-ip6: no
-    username: ""
-    chroot: ""
-    zonesdir: "{zdir}"
-    database: ""
-    zonelistfile: "{d}/zone.list"
-    pidfile: "{d}/nsd.pid"
-    xfrdfile: "{d}/xfrd.state"
-    xfrdir: "{d}"
-    verbosity: 0
-    rrl-ratelimit: 0
-    rrl-whitelist-ratelimit: 0
-remote-control:
-    control-enable: no
-"""
+    c = run.nsd_conf_head(d, port, zdir)
     path = os.path.join(d, 'nsd.conf')
     with open(path, 'w') as f:
         f.write(c)

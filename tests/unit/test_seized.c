@@ -9,6 +9,7 @@
 #include "db/db.h"
 #include "dns/name.h"
 #include "dns/wire.h"
+#include "capture.h"
 #include "tap.h"
 #include "util/err.h"
 #include "util/tagset.h"
@@ -74,9 +75,6 @@ static int build(const char *const *zones, size_t nz, const ldef_t *lists, size_
 	sk_seized_conf_t sc[8];
 	char zpath[8][600], lpath[8][600], tpath[8][600];
 	sk_conf_t conf = { .path = "test.conf", .zones = zc, .nzones = nz, .seized = sc, .nseized = nl };
-	FILE *tmp = tmpfile();
-	int rc, saved;
-	size_t len;
 
 	for (size_t i = 0; i < nz; i++) {
 		snprintf(zpath[i], sizeof zpath[i], "%s", fx(zones[i]));
@@ -88,24 +86,7 @@ static int build(const char *const *zones, size_t nz, const ldef_t *lists, size_
 		sc[i] = (sk_seized_conf_t){ .list = lpath[i], .template = tpath[i], .tags = lists[i].tags,
 			.ntags = lists[i].ntags, .line = 20 + (unsigned)i };
 	}
-	*db = NULL;
-	fflush(stderr);
-	saved = dup(2);
-	dup2(fileno(tmp), 2);
-	rc = sk_db_build(&conf, db);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	rewind(tmp);
-	len = fread(errbuf, 1, sizeof errbuf - 1, tmp);
-	errbuf[len] = '\0';
-	fclose(tmp);
-	for (const char *line = errbuf; *line;) {
-		int l = (int)strcspn(line, "\n");
-		printf("# stderr: %.*s\n", l, line);
-		line += l + (line[l] == '\n');
-	}
-	return rc;
+	return build_captured(&conf, db, errbuf, sizeof errbuf);
 }
 
 /* The db most tests share: three zone files around two lists (see the fixtures' comments). */

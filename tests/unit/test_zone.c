@@ -7,6 +7,7 @@
 #include "db/db.h"
 #include "dns/name.h"
 #include "dns/wire.h"
+#include "capture.h"
 #include "tap.h"
 #include "util/err.h"
 
@@ -26,33 +27,13 @@ static int build(const zdef_t *defs, size_t n, sk_db_t **db)
 	sk_tag_t tags[2] = { { "case", "2024-CV-0042" }, { "family", "testbot" } };
 	sk_conf_t conf = { .path = "test.conf", .zones = zc, .nzones = n };
 	char paths[8][512];
-	int rc, saved;
-	FILE *tmp = tmpfile();
-	size_t len;
 
 	for (size_t i = 0; i < n; i++) {
 		snprintf(paths[i], sizeof paths[i], "%s/db/%s", dir, defs[i].file);
 		zc[i] = (sk_zone_conf_t){ .file = paths[i], .name = (char *)defs[i].name, .tags = tags,
 			.ntags = 2, .line = 10 + (unsigned)i };
 	}
-	*db = NULL;
-	fflush(stderr);
-	saved = dup(2);
-	dup2(fileno(tmp), 2);
-	rc = sk_db_build(&conf, db);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	rewind(tmp);
-	len = fread(errbuf, 1, sizeof errbuf - 1, tmp);
-	errbuf[len] = '\0';
-	fclose(tmp);
-	for (const char *line = errbuf; *line;) {
-		int l = (int)strcspn(line, "\n");
-		printf("# stderr: %.*s\n", l, line);
-		line += l + (line[l] == '\n');
-	}
-	return rc;
+	return build_captured(&conf, db, errbuf, sizeof errbuf);
 }
 
 /* The answer RRset for name/type, or NULL. */
