@@ -511,6 +511,48 @@ def udp_rcvbuf_errors():
     return int(rows[1][rows[0].index('RcvbufErrors')])
 
 
+def parse_dnsperf(path):
+    """dnsperf's statistics from its output file: counts, QPS, run time, latency figures, packet
+    sizes, response codes; with -v also each answer's latency (`latencies`, seconds)."""
+    r = dict(rcodes={}, latencies=[])
+    with open(path, errors='replace') as f:
+        for line in f:
+            if line.startswith('> '):
+                try:
+                    r['latencies'].append(float(line[line.rindex(' ') + 1:]))
+                except ValueError:
+                    pass
+                continue
+            w = line.split()
+            if 'Queries sent:' in line:
+                r['sent'] = int(w[2])
+            elif 'Queries completed:' in line:
+                r['completed'] = int(w[2])
+            elif 'Queries lost:' in line:
+                r['lost'] = int(w[2])
+            elif 'Queries interrupted:' in line:
+                r['interrupted'] = int(w[2])
+            elif 'Queries per second:' in line:
+                r['qps'] = float(w[3])
+            elif 'Run time (s):' in line:
+                r['run_s'] = float(w[3])
+            elif 'Average Latency (s):' in line:
+                r['lat_avg_ms'] = float(w[3]) * 1e3
+                mm = re.search(r'max ([\d.]+)', line)
+                if mm:
+                    r['lat_max_ms'] = float(mm.group(1)) * 1e3
+            elif 'Latency StdDev (s):' in line:
+                r['lat_stddev_ms'] = float(w[3]) * 1e3
+            elif 'Average packet size:' in line:
+                mm = re.search(r'request (\d+), response (\d+)', line)
+                if mm:
+                    r['req_size'], r['resp_size'] = int(mm.group(1)), int(mm.group(2))
+            elif 'Response codes:' in line:
+                for code, n in re.findall(r'([A-Z]+) (\d+) \(', line):
+                    r['rcodes'][code] = int(n)
+    return r
+
+
 def run_dnsperf(srv, mix, args, tmp):
     m = MIXES[mix]
     out_path = os.path.join(tmp, 'dnsperf.out')
@@ -535,39 +577,8 @@ def run_dnsperf(srv, mix, args, tmp):
     b1 = srv.tel_bytes()
     e1 = udp_rcvbuf_errors()
     r = dict(server=srv.name, mix=mix, rc=p.returncode, wall_s=round(wall, 3))
-    lat = []
-    rcodes = {}
-    with open(out_path, errors='replace') as f:
-        for line in f:
-            if line.startswith('> '):
-                try:
-                    lat.append(float(line[line.rindex(' ') + 1:]))
-                except ValueError:
-                    pass
-                continue
-            w = line.split()
-            if 'Queries sent:' in line:
-                r['sent'] = int(w[2])
-            elif 'Queries completed:' in line:
-                r['completed'] = int(w[2])
-            elif 'Queries lost:' in line:
-                r['lost'] = int(w[2])
-            elif 'Queries interrupted:' in line:
-                r['interrupted'] = int(w[2])
-            elif 'Queries per second:' in line:
-                r['qps'] = float(w[3])
-            elif 'Average Latency (s):' in line:
-                r['lat_avg_ms'] = float(w[3]) * 1e3
-            elif 'Latency StdDev (s):' in line:
-                r['lat_stddev_ms'] = float(w[3]) * 1e3
-            elif 'Average packet size:' in line:
-                mm = re.search(r'request (\d+), response (\d+)', line)
-                if mm:
-                    r['req_size'], r['resp_size'] = int(mm.group(1)), int(mm.group(2))
-            elif 'Response codes:' in line:
-                for code, n in re.findall(r'([A-Z]+) (\d+) \(', line):
-                    rcodes[code] = int(n)
-    r['rcodes'] = rcodes
+    r.update(parse_dnsperf(out_path))
+    lat = r.pop('latencies')
     # machine-wide (other processes count too): datagrams dropped because a socket buffer was full
     r['udp_rcvbuf_errors'] = e1 - e0
     if 'qps' not in r:

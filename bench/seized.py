@@ -612,7 +612,8 @@ def bench_reload(args, tmp, expect):
             os.killpg(dp.pid, signal.SIGKILL)
             dp.wait(timeout=10)
         res['dnsperf_s'] = time.monotonic() - dp_t0
-        res['dnsperf'] = parse_dnsperf(dp_out)
+        res['dnsperf'] = run.parse_dnsperf(dp_out)
+        res['dnsperf'].pop('latencies')
         ok, bad = check_answers(srv.port, expect, sample[:3], absent, args.seed)
         res['checks_ok'], res['checks_failed'] = ok, bad[:10]
         return res
@@ -626,34 +627,6 @@ def bench_reload(args, tmp, expect):
         srv.stop()
         if not args.keep_tmp:
             shutil.rmtree(rdir, ignore_errors=True)
-
-
-def parse_dnsperf(path):
-    r = dict(rcodes={})
-    with open(path, errors='replace') as f:
-        for line in f:
-            w = line.split()
-            if 'Queries sent:' in line:
-                r['sent'] = int(w[2])
-            elif 'Queries completed:' in line:
-                r['completed'] = int(w[2])
-            elif 'Queries lost:' in line:
-                r['lost'] = int(w[2])
-            elif 'Queries interrupted:' in line:
-                r['interrupted'] = int(w[2])
-            elif 'Queries per second:' in line:
-                r['qps'] = float(w[3])
-            elif 'Run time (s):' in line:
-                r['run_s'] = float(w[3])
-            elif 'Average Latency (s):' in line:
-                r['lat_avg_ms'] = float(w[3]) * 1e3
-                mm = re.search(r'max ([\d.]+)', line)
-                if mm:
-                    r['lat_max_ms'] = float(mm.group(1)) * 1e3
-            elif 'Response codes:' in line:
-                for code, k in re.findall(r'([A-Z]+) (\d+) \(', line):
-                    r['rcodes'][code] = int(k)
-    return r
 
 
 # ---------------------------------------------------------------- compare with Knot DNS and NSD
