@@ -20,8 +20,9 @@
  * zone matched, its apex as query_zone (wire format, lower case).
  *
  * Dnstap fields. identity: the record's node. version: "sinkholed " SK_VERSION. extra: a compact
- * JSON object (UTF-8 bytes, no trailing newline) that carries what dnstap has no field for, the
- * geolocation and the zone's tags. Keys appear only when known:
+ * JSON object (UTF-8 bytes, no trailing newline). On the AUTH_QUERY it carries what dnstap has no
+ * field for, the geolocation and the zone's tags; on the AUTH_RESPONSE it is {"seq":N} alone,
+ * which joins the two (the enrichment is written once per query). Keys appear only when known:
  *
  *   {"seq":1234,                          record number since start (gaps are drops)
  *    "zone":"example.com.",               matched zone apex, presentation form
@@ -37,7 +38,8 @@
  *
  * Delivery. emit() packs the messages and hands them to libfstrm's I/O thread through a bounded
  * queue; it never waits. A full queue loses the record (counted failed, emit returns -ENOBUFS).
- * The I/O thread writes in batches, at least once a second, and when the destination is gone it
+ * The I/O thread writes in batches (up to 512 frames or 64 KiB a system call), at least once a
+ * second; a file is kept out of the page cache (util/pagecache.h), and when the destination is gone it
  * retries it every second or two: a socket reader may come and go. A reader that stalls a
  * write or the handshake for 2 seconds, or a connect that takes longer, counts as gone, so a dead
  * reader or an unreachable address delays close() by at most a few such time limits (under 10 s).

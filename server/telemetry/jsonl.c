@@ -12,21 +12,18 @@
 #include "telemetry/sinks.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/pagecache.h"
 
 /* One write(2) per megabyte at most: at 100k queries a second about 60 writes a second. */
 #define BUF_SIZE (1u << 20)
 #define FILE_MODE 0640
-/* Page cache: written data is handed to the disk in chunks of this size, and a chunk is dropped
- * from the cache once the next one is complete (see release_cache). */
-#define CACHE_CHUNK (16u << 20)
 
 typedef struct jsonl {
 	char *path;
 	uint64_t limit;         /* rotate when a file would grow past this many bytes; 0: never */
 	unsigned keep;          /* rotated files kept: path.1 (newest) ... path.keep */
 	int fd;                 /* -1 while the file cannot be opened: retried at every write */
-	uint64_t size;          /* bytes in the open file */
-	uint64_t chunk_from;    /* start of the chunk being filled (release_cache) */
+	sk_pagecache_t pc;      /* bytes in the open file (pc.size), kept out of the page cache */
 	char *buf;              /* whole records only, never more than BUF_SIZE */
 	size_t len;
 	uint64_t nrec;          /* records in buf */
@@ -52,28 +49,8 @@ static int open_file(jsonl_t *j)
 		return rc;
 	}
 	j->fd = fd;
-	j->size = (uint64_t)st.st_size;
-	j->chunk_from = j->size;
+	sk_pagecache_init(&j->pc, (uint64_t)st.st_size);
 	return 0;
-}
-
-/*
- * Keep the telemetry file from filling the page cache. Left alone, the kernel caches every byte
- * written until memory runs short, at 50 MB a second under load, crowding out what is worth caching
- * (the geo databases are mapped files) and making the writer pay for fresh pages. So each completed
- * chunk is sent to the disk at once (asynchronously), and the chunk before it, written by then, is
- * dropped. The newest 16 to 32 MiB stay cached for a reader that follows the file (tail -F, a log
- * shipper). Advice only: on a filesystem or device that ignores it nothing changes.
- */
-static void release_cache(jsonl_t *j)
-{
-	while (j->size - j->chunk_from >= CACHE_CHUNK) {
-		off_t at = (off_t)j->chunk_from;
-		(void)sync_file_range(j->fd, at, CACHE_CHUNK, SYNC_FILE_RANGE_WRITE);
-		if (at >= (off_t)CACHE_CHUNK)
-			(void)posix_fadvise(j->fd, at - (off_t)CACHE_CHUNK, CACHE_CHUNK, POSIX_FADV_DONTNEED);
-		j->chunk_from += CACHE_CHUNK;
-	}
 }
 
 static void close_file(jsonl_t *j)
@@ -91,7 +68,7 @@ static int rotate(jsonl_t *j)
 
 	/* The finished file leaves the cache too (what is still being written out stays). */
 	if (j->fd >= 0)
-		(void)posix_fadvise(j->fd, 0, 0, POSIX_FADV_DONTNEED);
+		sk_pagecache_drop(j->fd);
 	close_file(j);
 	if (j->keep == 0) {
 		if (unlink(j->path) < 0 && errno != ENOENT)
@@ -181,8 +158,9 @@ static int write_out(jsonl_t *j)
 		goto fail;
 	while (off < j->len) {
 		size_t n = j->len - off;
-		if (j->limit && j->size > 0 && j->size + n > j->limit) {
-			n = whole_lines(j->buf + off, n, j->limit - (j->size < j->limit ? j->size : j->limit));
+		if (j->limit && j->pc.size > 0 && j->pc.size + n > j->limit) {
+			uint64_t room = j->limit - (j->pc.size < j->limit ? j->pc.size : j->limit);
+			n = whole_lines(j->buf + off, n, room);
 			if (n == 0) {
 				if ((rc = rotate(j)) < 0)
 					goto fail;
@@ -190,19 +168,18 @@ static int write_out(jsonl_t *j)
 			}
 		}
 		if ((rc = write_all(j->fd, j->buf + off, n)) < 0) {
-			if (ftruncate(j->fd, (off_t)j->size) < 0)
+			if (ftruncate(j->fd, (off_t)j->pc.size) < 0)
 				sk_debug("telemetry: jsonl: cannot cut %s back to whole lines: %s", j->path,
 					strerror(errno));
 			close_file(j);
 			goto fail;
 		}
 		uint64_t recs = off + n == j->len ? j->nrec - done : count_lines(j->buf + off, n);
-		j->size += n;
+		sk_pagecache_wrote(&j->pc, j->fd, n);
 		j->written += recs;
 		done += recs;
 		off += n;
 	}
-	release_cache(j);
 	note_success(j);
 	j->len = 0;
 	j->nrec = 0;

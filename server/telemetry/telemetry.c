@@ -182,6 +182,7 @@ static void log_stats(sk_telemetry_t *t, const sk_sink_stats_t *final)
 static void *run(void *arg)
 {
 	sk_telemetry_t *t = arg;
+	pthread_setname_np(pthread_self(), "sk-telemetry");
 	uint64_t now = mono_ms();
 	uint64_t next_flush = now + t->fixed.flush_ms;
 	uint64_t next_stats = now + (uint64_t)t->fixed.stats_interval_s * 1000u;

@@ -6,11 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <fstrm.h>
 
 #include "conf/conf.h"
 #include "telemetry/sink.h"
+#include "util/pagecache.h"
 
 #define SK_DNSTAP_CONTENT_TYPE "protobuf:dnstap.Dnstap"
 
@@ -21,6 +23,11 @@
 /* After the destination failed, how long before it is tried again. Records arriving meanwhile
  * are counted failed at once rather than queued behind a reader that has just stalled. */
 #define SK_DNSTAP_RETRY_MS 1000
+
+/* Frames the I/O thread gathers into one write (its output queue), and the iovec entries that
+ * takes: libfstrm's writer gives each frame a length entry and a data entry. */
+#define SK_DNSTAP_BATCH_FRAMES 512
+#define SK_DNSTAP_IOV (2 * SK_DNSTAP_BATCH_FRAMES)
 
 /*
  * The destination under libfstrm's writer (io.c). The sink owns this struct; libfstrm's I/O
@@ -40,6 +47,8 @@ typedef struct sk_dtio {
 	uint64_t retry_at_ms;           /* CLOCK_MONOTONIC: no reopening before this */
 	uint64_t warned_ms;             /* when an outage was last logged */
 	bool down_logged;               /* an outage was logged; log the recovery */
+	sk_pagecache_t pc;              /* SK_DNSTAP_FILE: bytes written, kept out of the cache */
+	struct iovec iov[SK_DNSTAP_IOV]; /* op_write's working copy of a batch */
 } sk_dtio_t;
 
 /* Fill `io` for `conf` (copies the path). 0, -EINVAL for an unusable conf, -ENAMETOOLONG for
@@ -68,15 +77,29 @@ struct fstrm_writer *sk_dtio_writer(sk_dtio_t *io);
  * length (never 0 for cap >= 64). Never allocates. */
 size_t sk_dnstap_extra(char *out, size_t cap, const sk_record_t *rec);
 
+/* The extra JSON of an AUTH_RESPONSE: {"seq":N} only, which joins it to its AUTH_QUERY (and to
+ * the JSON lines record); the rest travels once, with the query. */
+size_t sk_dnstap_extra_seq(char *out, size_t cap, const sk_record_t *rec);
+
 typedef enum { SK_DNSTAP_AQ, SK_DNSTAP_AR } sk_dnstap_kind_t;
+
+/* The fields every payload shares (type, version, identity), packed once per node identity by
+ * sk_dnstap_pack(). Zero-initialise; free with sk_dnstap_head_fini(). */
+typedef struct sk_dnstap_head {
+	uint8_t *bytes;
+	size_t len;
+	char *node;     /* the identity they were packed for (NULL: none) */
+} sk_dnstap_head_t;
+
+void sk_dnstap_head_fini(sk_dnstap_head_t *h);
 
 /*
  * Pack one Dnstap payload of `kind` for `rec`, with `extra` (len bytes, may be 0) as its extra
  * field, into a new malloc'd buffer: stores it in *out and its size in *len. The caller owns the
- * buffer. 0 or -ENOMEM.
+ * buffer. `head` is the sink's, reused across calls. 0 or -ENOMEM.
  */
-int sk_dnstap_pack(sk_dnstap_kind_t kind, const sk_record_t *rec, const char *extra,
-	size_t extra_len, uint8_t **out, size_t *len);
+int sk_dnstap_pack(sk_dnstap_head_t *head, sk_dnstap_kind_t kind, const sk_record_t *rec,
+	const char *extra, size_t extra_len, uint8_t **out, size_t *len);
 
 /* Does `rec` get an AUTH_RESPONSE (when responses are on)? Only when a reply was sent. */
 bool sk_dnstap_has_response(const sk_record_t *rec);

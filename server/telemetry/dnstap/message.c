@@ -117,6 +117,15 @@ size_t sk_dnstap_extra(char *out, size_t cap, const sk_record_t *rec)
 	return b.len;
 }
 
+size_t sk_dnstap_extra_seq(char *out, size_t cap, const sk_record_t *rec)
+{
+	jbuf_t b = { .p = out, .cap = cap };
+	PUT(&b, "{\"seq\":");
+	put_u64(&b, rec->seq);
+	PUT(&b, "}");
+	return b.full ? 0 : b.len;
+}
+
 /* ---- the protobuf payloads ---- */
 
 bool sk_dnstap_has_response(const sk_record_t *rec)
@@ -167,29 +176,84 @@ static ProtobufCBinaryData bin(const void *p, size_t len)
 	return (ProtobufCBinaryData){ .len = len, .data = (uint8_t *)(uintptr_t)p };
 }
 
-int sk_dnstap_pack(sk_dnstap_kind_t kind, const sk_record_t *rec, const char *extra,
-	size_t extra_len, uint8_t **out, size_t *len)
+/*
+ * The payload is a Dnstap message whose fields other than `message` and `extra` (type, version,
+ * identity) are the same for every record: protobuf-c packs them once, into `head`. Per record it
+ * packs the Message alone, straight into the frame, and the two varying fields are appended as
+ * length-delimited fields after the head. Protobuf allows fields in any order and concatenated
+ * fields form one message, so readers see an ordinary Dnstap; protobuf-c no longer walks (and
+ * sizes twice) the outer message for every frame, which was a third of the telemetry thread.
+ */
+#define TAG_EXTRA   0x1a   /* field 3, length-delimited */
+#define TAG_MESSAGE 0x72   /* field 14, length-delimited */
+
+static size_t varint_len(size_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static uint8_t *put_varint(uint8_t *p, size_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/* (Re)pack the constant fields when the node identity is not the one they were packed for. */
+static int head_for(sk_dnstap_head_t *h, const char *node)
+{
+	if (h->bytes && (node == h->node || (node && h->node && strcmp(node, h->node) == 0)))
+		return 0;
+	Dnstap__Dnstap d = DNSTAP__DNSTAP__INIT;
+	d.type = DNSTAP__DNSTAP__TYPE__MESSAGE;
+	d.has_version = true;
+	d.version = bin(SERVER_VERSION, sizeof SERVER_VERSION - 1);
+	if (node) {
+		d.has_identity = true;
+		d.identity = bin(node, strlen(node));
+	}
+	size_t n = dnstap__dnstap__get_packed_size(&d);
+	uint8_t *bytes = malloc(n);
+	char *copy = node ? strdup(node) : NULL;
+	if (!bytes || (node && !copy)) {
+		free(bytes);
+		free(copy);
+		return -ENOMEM;
+	}
+	sk_dnstap_head_fini(h);
+	h->len = dnstap__dnstap__pack(&d, bytes);
+	h->bytes = bytes;
+	h->node = copy;
+	return 0;
+}
+
+void sk_dnstap_head_fini(sk_dnstap_head_t *h)
+{
+	free(h->bytes);
+	free(h->node);
+	*h = (sk_dnstap_head_t){ 0 };
+}
+
+int sk_dnstap_pack(sk_dnstap_head_t *head, sk_dnstap_kind_t kind, const sk_record_t *rec,
+	const char *extra, size_t extra_len, uint8_t **out, size_t *len)
 {
 	const sk_event_t *ev = rec->ev;
-	Dnstap__Dnstap d = DNSTAP__DNSTAP__INIT;
 	Dnstap__Message m = DNSTAP__MESSAGE__INIT;
 	uint8_t reply[SK_HDR_LEN + 255 + 4], zone[255];
 	size_t alen = ev->family == 6 ? 16 : 4;
 	uint64_t sec = ev->time_us / 1000000;
 	uint32_t nsec = (uint32_t)(ev->time_us % 1000000) * 1000;
 
-	d.type = DNSTAP__DNSTAP__TYPE__MESSAGE;
-	d.message = &m;
-	d.has_version = true;
-	d.version = bin(SERVER_VERSION, sizeof SERVER_VERSION - 1);
-	if (rec->node) {
-		d.has_identity = true;
-		d.identity = bin(rec->node, strlen(rec->node));
-	}
-	if (extra_len) {
-		d.has_extra = true;
-		d.extra = bin(extra, extra_len);
-	}
+	if (head_for(head, rec->node) != 0)
+		return -ENOMEM;
 
 	m.has_socket_family = m.has_socket_protocol = true;
 	m.socket_family = ev->family == 6 ? DNSTAP__SOCKET_FAMILY__INET6 : DNSTAP__SOCKET_FAMILY__INET;
@@ -223,11 +287,25 @@ int sk_dnstap_pack(sk_dnstap_kind_t kind, const sk_record_t *rec, const char *ex
 		m.response_message = bin(reply, build_response(ev, reply));
 	}
 
-	size_t n = dnstap__dnstap__get_packed_size(&d);
-	uint8_t *buf = malloc(n);
+	size_t mlen = dnstap__message__get_packed_size(&m);
+	size_t n = head->len + 1 + varint_len(mlen) + mlen;
+	if (extra_len)
+		n += 1 + varint_len(extra_len) + extra_len;
+	uint8_t *buf = malloc(n), *p = buf;
 	if (!buf)
 		return -ENOMEM;
-	*len = dnstap__dnstap__pack(&d, buf);
+	memcpy(p, head->bytes, head->len);
+	p += head->len;
+	*p++ = TAG_MESSAGE;
+	p = put_varint(p, mlen);
+	p += dnstap__message__pack(&m, p);
+	if (extra_len) {
+		*p++ = TAG_EXTRA;
+		p = put_varint(p, extra_len);
+		memcpy(p, extra, extra_len);
+		p += extra_len;
+	}
 	*out = buf;
+	*len = (size_t)(p - buf);
 	return 0;
 }
