@@ -30,6 +30,7 @@ typedef struct jsonl {
 	uint64_t written, failed;
 	uint64_t lost_since;    /* records lost since writing last worked, for the recovery message */
 	bool failing;           /* the last attempt failed: said once, not once per buffer */
+	uint64_t recoveries;    /* times writing worked again after failing */
 	bool said_too_big;
 	sk_jsonl_clock_t clock;
 } jsonl_t;
@@ -132,9 +133,11 @@ static void note_failure(jsonl_t *j, int rc, uint64_t lost)
 
 static void note_success(jsonl_t *j)
 {
-	if (j->failing)
+	if (j->failing) {
 		sk_info("telemetry: jsonl: writing %s again; %llu records were lost", j->path,
 			(unsigned long long)j->lost_since);
+		j->recoveries++;
+	}
 	j->failing = false;
 	j->lost_since = 0;
 }
@@ -277,7 +280,7 @@ static void jsonl_close(void *state, sk_sink_stats_t *final)
 		sk_warn("telemetry: jsonl: fsync %s: %s", j->path, strerror(errno));
 	close_file(j);
 	if (final)
-		*final = (sk_sink_stats_t){ j->written, j->failed };
+		*final = (sk_sink_stats_t){ j->written, j->failed, j->recoveries };
 	free(j->buf);
 	free(j->path);
 	free(j);
@@ -288,6 +291,7 @@ static void jsonl_stats(void *state, sk_sink_stats_t *out)
 	const jsonl_t *j = state;
 	out->written = j->written;
 	out->failed = j->failed;
+	out->reconnects = j->recoveries;
 }
 
 const sk_sink_ops_t sk_jsonl_ops = {

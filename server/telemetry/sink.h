@@ -31,6 +31,7 @@ typedef struct sk_record {
 typedef struct sk_sink_stats {
 	uint64_t written;    /* records accepted by the sink's destination */
 	uint64_t failed;     /* records lost to a sink error (full disk, reader gone) */
+	uint64_t reconnects; /* times the destination was lost and then opened again */
 } sk_sink_stats_t;
 
 /*

@@ -69,6 +69,7 @@ struct sk_telemetry {
 	 * counters read 0; the volatile stores are kept.
 	 */
 	volatile uint64_t written[SK_TELEMETRY_SINKS_MAX], failed[SK_TELEMETRY_SINKS_MAX];
+	volatile uint64_t reconnects[SK_TELEMETRY_SINKS_MAX];
 };
 
 static uint64_t mono_ms(void)
@@ -143,10 +144,11 @@ static void take_handover(sk_telemetry_t *t)
 static void publish_stats(sk_telemetry_t *t)
 {
 	for (unsigned s = 0; s < t->nsinks; s++) {
-		sk_sink_stats_t st = { 0, 0 };
+		sk_sink_stats_t st = { 0, 0, 0 };
 		t->sinks[s].ops->stats(t->sinks[s].state, &st);
 		t->written[s] = st.written;
 		t->failed[s] = st.failed;
+		t->reconnects[s] = st.reconnects;
 	}
 }
 
@@ -164,16 +166,17 @@ static void log_stats(sk_telemetry_t *t, const sk_sink_stats_t *final)
 		for (unsigned s = 0; s < t->nsinks; s++) {
 			t->written[s] = final[s].written;
 			t->failed[s] = final[s].failed;
+			t->reconnects[s] = final[s].reconnects;
 		}
 	} else {
 		publish_stats(t);
 	}
 	sk_telemetry_stats(t, &st);
 	for (unsigned s = 0; s < t->nsinks && o < sizeof line; s++) {
-		sk_sink_stats_t now = { st.sink[s].written, st.sink[s].failed };
-		o += (size_t)snprintf(line + o, sizeof line - o, "%s written %llu failed %llu; ",
-			t->sinks[s].ops->name, (unsigned long long)now.written,
-			(unsigned long long)now.failed);
+		o += (size_t)snprintf(line + o, sizeof line - o,
+			"%s written %llu failed %llu reconnects %llu; ", t->sinks[s].ops->name,
+			(unsigned long long)st.sink[s].written, (unsigned long long)st.sink[s].failed,
+			(unsigned long long)st.sink[s].reconnects);
 	}
 	sk_info("telemetry: %sdropped (ring full) %llu; processed %llu", line,
 		(unsigned long long)st.dropped, (unsigned long long)st.processed);
@@ -481,5 +484,6 @@ void sk_telemetry_stats(sk_telemetry_t *t, sk_telemetry_stats_t *out)
 		out->sink[s].name = t->sinks[s].ops->name;
 		out->sink[s].written = t->written[s];
 		out->sink[s].failed = t->failed[s];
+		out->sink[s].reconnects = t->reconnects[s];
 	}
 }

@@ -102,6 +102,7 @@ typedef struct sk_telemetry_stats {
 		const char *name;   /* "jsonl", "dnstap"; static */
 		uint64_t written;   /* records the sink's destination accepted */
 		uint64_t failed;    /* records lost to a sink error (full disk, reader gone) */
+		uint64_t reconnects; /* destination lost and opened again */
 	} sink[SK_TELEMETRY_SINKS_MAX];
 } sk_telemetry_stats_t;
 

@@ -526,6 +526,56 @@ def test_stalled_dnstap_reader(tm_server, tmp_path, mode):
         f"dnstap written {final[0]} + failed {final[1]} must account for all {answered} records"
 
 
+def test_dnstap_reader_goes_away_reconnects_with_backoff(tm_server, tmp_path):
+    """The dnstap reader goes away and a broken one takes its place: the server keeps answering,
+    retries with a growing pause (1, 2, 4 ... s, not every second), and when a real collector
+    (fstrm_capture) comes back it reconnects by itself; the reconnect is counted and every
+    answered query is accounted for as written or failed."""
+    sock = tmp_path / "tap.sock"
+    out = tmp_path / "after.tap"
+    first = tm.FstrmSocketReader(sock, "read")
+    srv = tm_server({"flush_ms": 100, "stats_interval_s": 1, "dnstap": {"unix": str(sock)}})
+    try:
+        assert tm.wait_for(lambda: first.handshakes >= 1, 10), "never connected to the first reader"
+        for i in range(20):
+            tm.udp_exchange(sk.V4, srv.port, [query(f"before{i}.sinkhole.test.", 100 + i).to_wire()])
+        assert tm.wait_for(lambda: first.frame_count() >= 20, 10), f"first reader got {first.frame_count()}"
+        first.close()
+        # A reader that accepts and hangs up at once: each attempt of the server is counted here.
+        broken = tm.FstrmSocketReader(sock, "refuse")
+        window = 7.0
+        t0 = time.monotonic()
+        i = 0
+        while time.monotonic() - t0 < window:      # queries keep the sink trying; all answered
+            got, _ = tm.udp_exchange(sk.V4, srv.port, [query(f"gone{i}.sinkhole.test.", 1000 + i).to_wire()])
+            assert len(got) == 1, "an answer went missing while the dnstap reader was away"
+            i += 1
+            time.sleep(0.05)
+        attempts = broken.connections
+        broken.close()
+        # 1 + 2 + 4 s of pauses fit in 7 s: at most 4 attempts (a fixed 1 s pause would make ~7)
+        assert 1 <= attempts <= 4, f"{attempts} connection attempts in {window} s: no backoff?"
+        assert srv.alive()
+        with tm.fstrm_capture(sock, out):
+            marker = "comeback.sinkhole.test."
+            for j in range(80):     # bounded: the pause is at most 8 s; 80 x 0.25 s = 20 s
+                tm.udp_exchange(sk.V4, srv.port, [query(f"r{j}.{marker}", 5000 + j).to_wire()])
+                time.sleep(0.25)
+                tel = tm.last_tel_stats(srv.log_text())
+                if tel and tel["reconnects"].get("dnstap", 0) >= 1 and tel["dnstap"][0] > 20:
+                    break
+            tel, stopped = srv.stop_ok()
+    finally:
+        first.close()
+    assert tel["reconnects"]["dnstap"] >= 1, f"no reconnect counted: {tel['line']}"
+    answered = stopped["replies"]
+    assert sum(tel["dnstap"]) == answered, f"written + failed != {answered}: {tel['line']}"
+    assert tel["dnstap"][1] > 0, f"records sent while the reader was away must count as failed: {tel['line']}"
+    counts, ids, _ = tm.dnstap_cli_yaml_counts(out)
+    assert counts.get("AUTH_QUERY", 0) >= 1, f"the collector that came back got nothing: {counts}"
+    assert all(i >= 5000 for i in ids), "records from before the outage showed up after it"
+
+
 def test_jsonl_full_filesystem(tm_server, tmp_path):
     mnt = tmp_path / "small"
     try:

@@ -63,9 +63,9 @@ GEO_GB_LONDON = {"country": "GB", "region_code": "ENG", "region": "England", "ci
 # so only country and city are compared.
 GEO_GB_BOXFORD = {"country": "GB", "city": "Boxford", "lat": 51.75, "lon": -1.25}
 
-TEL_LINE = re.compile(r"telemetry: ((?:\w+ written \d+ failed \d+; )*)dropped \(ring full\) (\d+); "
+TEL_LINE = re.compile(r"telemetry: ((?:\w+ written \d+ failed \d+ reconnects \d+; )*)dropped \(ring full\) (\d+); "
                       r"processed (\d+)")
-SINK_PART = re.compile(r"(\w+) written (\d+) failed (\d+)")
+SINK_PART = re.compile(r"(\w+) written (\d+) failed (\d+) reconnects (\d+)")
 STOPPED_LINE = re.compile(r"stopped: udp (\d+) queries, (\d+) replies, (\d+) dropped, (\d+) send errors; "
                           r"tcp (\d+) connections, (\d+) rejected, (\d+) timed out, (\d+) queries, (\d+) replies")
 NO_DNSTAP = re.compile(r"without dnstap support", re.I)
@@ -146,13 +146,16 @@ class TmServer(sk.SinkServer):
 
 
 def last_tel_stats(text):
-    """The last `telemetry: <sink> written N failed N; ...; dropped (ring full) N; processed N` line
-    as {"jsonl": (written, failed), "dnstap": (...), "dropped": N, "processed": N}, or None."""
+    """The last `telemetry: <sink> written N failed N reconnects N; ...; dropped (ring full) N;
+    processed N` line as {"jsonl": (written, failed), "dnstap": (...), "reconnects": {sink: N},
+    "dropped": N, "processed": N}, or None."""
     found = None
     for line in text.splitlines():
         m = TEL_LINE.search(line)
         if m:
-            d = {s: (int(w), int(f)) for s, w, f in SINK_PART.findall(m.group(1))}
+            parts = SINK_PART.findall(m.group(1))
+            d = {s: (int(w), int(f)) for s, w, f, _ in parts}
+            d["reconnects"] = {s: int(r) for s, _, _, r in parts}
             d["dropped"], d["processed"] = int(m.group(2)), int(m.group(3))
             d["line"] = line
             found = d
@@ -455,6 +458,7 @@ class FstrmSocketReader:
     mode "read":       a normal bidirectional reader; data frames are collected in .frames.
     mode "stall":      accepts, completes the handshake (READY -> ACCEPT, START), then never reads.
     mode "stall-hs":   accepts and never reads anything, not even the handshake.
+    mode "refuse":     accepts and closes at once (the writer's handshake fails); counts attempts.
     Connections are kept open until close(). Every loop checks a stop event (bounded by close())."""
 
     def __init__(self, path, mode="read"):
@@ -493,6 +497,9 @@ class FstrmSocketReader:
             conn.settimeout(0.1)
             with self._lock:
                 self.connections += 1
+                if self.mode == "refuse":
+                    conn.close()
+                    continue
                 self._conns.append(conn)
             if self.mode == "stall-hs":
                 continue

@@ -219,7 +219,8 @@ static void dnstap_close(void *state, sk_sink_stats_t *final)
 	stop(s);
 	/* Only now are the counters final: the I/O thread has written or failed every record. */
 	if (final)
-		*final = (sk_sink_stats_t){ atomic_load(&s->written), atomic_load(&s->failed) };
+		*final = (sk_sink_stats_t){ atomic_load(&s->written), atomic_load(&s->failed),
+			atomic_load(&s->io.reconnects) };
 	sk_dtio_fini(&s->io);
 	sk_dnstap_head_fini(&s->head);
 	free(s);
@@ -230,6 +231,7 @@ static void dnstap_stats(void *state, sk_sink_stats_t *out)
 	dnstap_sink_t *s = state;
 	out->written = atomic_load_explicit(&s->written, memory_order_relaxed);
 	out->failed = atomic_load_explicit(&s->failed, memory_order_relaxed);
+	out->reconnects = atomic_load_explicit(&s->io.reconnects, memory_order_relaxed);
 }
 
 const sk_sink_ops_t sk_dnstap_ops = {

@@ -2,6 +2,7 @@
 #ifndef SK_DNSTAP_INT_H
 #define SK_DNSTAP_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,9 +21,12 @@
  * destination counts as gone. Bounds how long close() can wait on a dead reader. */
 #define SK_DNSTAP_IO_TIMEOUT_MS 2000
 
-/* After the destination failed, how long before it is tried again. Records arriving meanwhile
- * are counted failed at once rather than queued behind a reader that has just stalled. */
+/* After the destination failed, how long before it is tried again: SK_DNSTAP_RETRY_MS, doubled
+ * at each failure that follows up to SK_DNSTAP_RETRY_MAX_MS, back to the start once records go
+ * through. Records arriving meanwhile are counted failed at once rather than queued behind a
+ * reader that has just stalled; the cap bounds what a reader that comes back misses. */
 #define SK_DNSTAP_RETRY_MS 1000
+#define SK_DNSTAP_RETRY_MAX_MS 8000
 
 /* Frames the I/O thread gathers into one write (its output queue), and the iovec entries that
  * takes: libfstrm's writer gives each frame a length entry and a data entry. */
@@ -45,6 +49,9 @@ typedef struct sk_dtio {
 	bool ok;                        /* the destination took everything written since it was
 	                                   opened: frames released now were delivered */
 	uint64_t retry_at_ms;           /* CLOCK_MONOTONIC: no reopening before this */
+	uint64_t retry_ms;              /* the pause after the next failure (backoff) */
+	bool lost;                      /* failed since last opened: the next open is a reconnect */
+	_Atomic uint64_t reconnects;    /* opened again after a failure (read by the sink's stats) */
 	uint64_t warned_ms;             /* when an outage was last logged */
 	bool down_logged;               /* an outage was logged; log the recovery */
 	sk_pagecache_t pc;              /* SK_DNSTAP_FILE: bytes written, kept out of the cache */

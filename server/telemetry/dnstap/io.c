@@ -214,8 +214,13 @@ static void io_failed(sk_dtio_t *io, const char *what, int err)
 	if (io->fd >= 0)
 		close(io->fd);
 	io->fd = -1;
+	io->lost = true;
 	uint64_t now = now_ms();
-	io->retry_at_ms = now + SK_DNSTAP_RETRY_MS;
+	if (io->retry_ms < SK_DNSTAP_RETRY_MS)
+		io->retry_ms = SK_DNSTAP_RETRY_MS;
+	io->retry_at_ms = now + io->retry_ms;
+	io->retry_ms = io->retry_ms * 2 > SK_DNSTAP_RETRY_MAX_MS ? SK_DNSTAP_RETRY_MAX_MS
+		: io->retry_ms * 2;
 	/* One line per outage, and per minute at most for a reader that keeps coming and going
 	 * (its recoveries then go unlogged too). */
 	if (io->down_logged || (io->warned_ms && now - io->warned_ms < 60000))
@@ -247,6 +252,9 @@ static fstrm_res op_open(void *obj)
 			return fstrm_res_failure;
 		}
 		io->fd = fd;
+		if (io->lost)
+			atomic_fetch_add_explicit(&io->reconnects, 1, memory_order_relaxed);
+		io->lost = false;
 	}
 	io->ok = true;
 	return fstrm_res_success;
@@ -334,9 +342,12 @@ static fstrm_res op_write(void *obj, const struct iovec *iov, int iovcnt)
 	uint8_t lead[4] = { 0, 0, 0, 0 };
 	if (iovcnt > 0 && iov[0].iov_len >= sizeof lead)
 		memcpy(lead, iov[0].iov_base, sizeof lead);
-	if (io->down_logged && (lead[0] | lead[1] | lead[2] | lead[3])) {
-		sk_info("dnstap: %s: writing again", io->where);
-		io->down_logged = false;
+	if (lead[0] | lead[1] | lead[2] | lead[3]) {
+		io->retry_ms = SK_DNSTAP_RETRY_MS;
+		if (io->down_logged) {
+			sk_info("dnstap: %s: writing again", io->where);
+			io->down_logged = false;
+		}
 	}
 	return fstrm_res_success;
 }
