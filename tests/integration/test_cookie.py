@@ -237,7 +237,11 @@ def test_rotation_by_sighup(make_server):
 
     srv.write_config(extra=cookies_yaml(secret=SECRET_B, require=True))
     srv.reload()
-    assert not valid(srv, c), "once the old secret is dropped, its cookies are bad"
+    r = ask(srv, c, "udp")
+    assert r.rcode() == BADCOOKIE, "once the old secret is dropped, its cookies are bad"
+    fresh = cookie_of(r)
+    assert fresh is not None and fresh[:8] == CLIENT and fresh != c, "with a fresh cookie to retry with"
+    assert valid(srv, fresh), "made with the new secret"
     assert valid(srv, renewed), "the cookie made with the new secret stays valid"
 
 
