@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "conf/conf.h"
+#include "crypto/crypto.h"
 #include "db/db.h"
 #include "db/snapshot.h"
 #include "net/net.h"
@@ -49,6 +50,9 @@ typedef struct sk_app {
 	bool loading;           /* a loader thread exists and has not been joined */
 	bool again;             /* SIGHUP during a reload: one more reload after it */
 	bool stopping;
+	/* Server cookies' secret when the config gives none: random, made once at start, so that
+	 * a reload does not invalidate every cookie handed out. */
+	uint8_t cookie_secret[SK_COOKIE_SECRET_LEN];
 } sk_app_t;
 
 static void usage(FILE *f)
@@ -144,6 +148,13 @@ static void warn_restart(const sk_running_t *r, const sk_conf_t *conf)
 		sk_warn("%s: tcp limits changed: they take effect after a restart", conf->path);
 }
 
+/* A config without cookies.secret gets the server's own, before its snapshot is published. */
+static void cookie_default(const sk_app_t *app, sk_conf_t *conf)
+{
+	if (!conf->cookies.secret_given)
+		memcpy(conf->cookies.secret, app->cookie_secret, SK_COOKIE_SECRET_LEN);
+}
+
 /* The loader thread's work: load, compare, publish. Only the loader calls publish or current. */
 static void reload(sk_app_t *app)
 {
@@ -157,6 +168,10 @@ static void reload(sk_app_t *app)
 		return;
 	}
 	warn_restart(&app->running, next->conf);
+	cookie_default(app, next->conf);
+	if (memcmp(cur->conf->cookies.secret, next->conf->cookies.secret, SK_COOKIE_SECRET_LEN))
+		sk_info("cookies: new server secret, %u previous secrets still accepted",
+			next->conf->cookies.nprevious);
 	/* Geo databases are reopened here; a bad one is reported and the old one kept, which
 	 * need not hold the zones back. */
 	sk_telemetry_reload(app->tm, next->conf);
@@ -318,11 +333,17 @@ static int run(const char *path)
 {
 	sk_app_t app = { .path = path };
 	sk_snapshot_t *snap;
-	int rc = sk_snapshot_load(path, &snap);
+	int rc = sk_crypto_init();
 	if (rc) {
+		sk_err("cannot start: %s", sk_strerror(rc));
+		return 1;
+	}
+	sk_random_bytes(app.cookie_secret, sizeof app.cookie_secret);
+	if ((rc = sk_snapshot_load(path, &snap))) {
 		sk_err("%s: cannot start: %s", path, sk_strerror(rc));
 		return 1;
 	}
+	cookie_default(&app, snap->conf);
 	size_t zones = sk_db_zone_count(snap->db), seized = sk_db_seized_count(snap->db);
 	if ((rc = running_init(&app.running, snap->conf)))
 		sk_snapshot_free(snap);

@@ -776,6 +776,106 @@ static void parse_geoip(ctx_t *ctx, const char *where, yaml_node_t *val, const f
 	parse_map(ctx, where, val, geoip_fields, sizeof geoip_fields / sizeof *geoip_fields, obj);
 }
 
+/* ---- cookies ---- */
+
+#define COOKIE_OFF(member) offsetof(sk_cookie_conf_t, member)
+
+/* A YAML 1.1 boolean, unquoted: true/yes/on or false/no/off. */
+static void parse_bool(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	static const char *const yes[] = { "true", "yes", "on", NULL };
+	static const char *const no[] = { "false", "no", "off", NULL };
+	char got[96];
+	bool *dst = (bool *)((char *)obj + f->off);
+	if (plain_word(val, yes))
+		*dst = true;
+	else if (plain_word(val, no))
+		*dst = false;
+	else
+		error(ctx, val, "%s: expected true or false, got %s", where, shown(val, got, sizeof got));
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/*
+ * A server secret: exactly 32 hex digits (16 bytes). The message never shows the value: a secret
+ * with a typo is still most of a secret, and messages end up in logs.
+ */
+static bool parse_secret(ctx_t *ctx, const char *where, yaml_node_t *val, uint8_t out[SK_COOKIE_SECRET_LEN])
+{
+	const char *expect = "32 hexadecimal digits (a 16-byte secret)";
+	if (!want_string(ctx, where, val, expect))
+		return false;
+	const char *s = scalar(val);
+	size_t n = val->data.scalar.length;
+	if (n != 2 * SK_COOKIE_SECRET_LEN) {
+		error(ctx, val, "%s: expected %s, got %zu characters", where, expect, n);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (hex_digit(s[i]) < 0) {
+			error(ctx, val, "%s: expected %s, character %zu is not one", where, expect, i + 1);
+			return false;
+		}
+	}
+	for (size_t i = 0; i < SK_COOKIE_SECRET_LEN; i++)
+		out[i] = (uint8_t)(hex_digit(s[2 * i]) << 4 | hex_digit(s[2 * i + 1]));
+	return true;
+}
+
+static void parse_cookie_secret(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	sk_cookie_conf_t *cc = obj;
+	(void)f;
+	cc->secret_given = parse_secret(ctx, where, val, cc->secret);
+}
+
+static void parse_cookie_previous(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	sk_cookie_conf_t *cc = obj;
+	char got[96];
+	(void)f;
+	if (val->type != YAML_SEQUENCE_NODE) {
+		error(ctx, val, "%s: expected a list of secrets (32 hexadecimal digits each), got %s", where,
+			shown(val, got, sizeof got));
+		return;
+	}
+	size_t n = (size_t)(val->data.sequence.items.top - val->data.sequence.items.start);
+	/* Each one is tried on every server cookie the current secret does not verify. */
+	if (n > SK_COOKIE_PREVIOUS_MAX) {
+		error(ctx, val, "%s: %zu secrets given, at most %u", where, n, SK_COOKIE_PREVIOUS_MAX);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = yaml_document_get_node(ctx->doc, val->data.sequence.items.start[i]);
+		if (parse_secret(ctx, where, item, cc->previous[cc->nprevious]))
+			cc->nprevious++;
+	}
+}
+
+static const field_t cookie_fields[] = {
+	{ "enabled", parse_bool, COOKIE_OFF(enabled), 0, 0, false, NULL },
+	{ "secret", parse_cookie_secret, 0, 0, 0, false, NULL },
+	{ "previous", parse_cookie_previous, 0, 0, 0, false, NULL },
+	{ "require", parse_bool, COOKIE_OFF(require), 0, 0, false, NULL },
+};
+
+static void parse_cookies(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	sk_conf_t *conf = obj;
+	(void)f;
+	parse_map(ctx, where, val, cookie_fields, sizeof cookie_fields / sizeof *cookie_fields,
+		&conf->cookies);
+	if (conf->cookies.require && !conf->cookies.enabled)
+		error(ctx, val, "%s: require: true needs cookies enabled", where);
+}
+
 /* The top level: one row per section. */
 static const field_t top_fields[] = {
 	{ "server", parse_server, 0, 0, 0, true, "a section with at least listen" },
@@ -783,6 +883,7 @@ static const field_t top_fields[] = {
 	{ "seized", parse_seized, 0, 0, 0, false, NULL },
 	{ "telemetry", parse_telemetry, 0, 0, 0, false, NULL },
 	{ "geoip", parse_geoip, 0, 0, 0, false, NULL },
+	{ "cookies", parse_cookies, 0, 0, 0, false, NULL },
 };
 
 /* ---- loading ---- */
@@ -801,6 +902,7 @@ static int set_defaults(sk_conf_t *conf)
 	conf->telemetry.ring_size = DEFAULT_RING_SIZE;
 	conf->telemetry.flush_ms = DEFAULT_FLUSH_MS;
 	conf->telemetry.stats_interval_s = DEFAULT_STATS_INTERVAL_S;
+	conf->cookies.enabled = true;
 	/* gethostname() need not terminate a truncated name; fall back rather than fail the load. */
 	if (gethostname(host, sizeof host) < 0 || !host[0])
 		strcpy(host, "sinkholed");

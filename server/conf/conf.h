@@ -64,6 +64,20 @@ typedef struct sk_telemetry_conf {
 	sk_dnstap_conf_t *dnstap;  /* NULL when not configured */
 } sk_telemetry_conf_t;
 
+/* cookies: DNS cookies (RFC 7873) with interoperable server cookies (RFC 9018). */
+#define SK_COOKIE_SECRET_LEN 16
+#define SK_COOKIE_PREVIOUS_MAX 4
+typedef struct sk_cookie_conf {
+	bool enabled;           /* answer cookies; default true (false: the option is ignored) */
+	bool require;           /* UDP queries that carry a cookie need a valid server cookie, or get
+	                           BADCOOKIE; default false. TCP never needs one. */
+	bool secret_given;      /* `secret:` was in the file; if not, the server fills `secret` with its
+	                           own random one (made at start, kept across reloads) */
+	uint8_t secret[SK_COOKIE_SECRET_LEN];   /* creates and verifies server cookies */
+	uint8_t previous[SK_COOKIE_PREVIOUS_MAX][SK_COOKIE_SECRET_LEN]; /* verify only (rollover) */
+	unsigned nprevious;
+} sk_cookie_conf_t;
+
 typedef struct sk_conf {
 	char *path;             /* the config file, as given */
 
@@ -88,6 +102,9 @@ typedef struct sk_conf {
 	/* seized: lists of seized domains, each with its template zone */
 	sk_seized_conf_t *seized;
 	size_t nseized;
+
+	/* cookies: (the secret is swapped with the snapshot: a reload replaces it atomically) */
+	sk_cookie_conf_t cookies;
 
 	/* telemetry: (telemetry is on when at least one sink is configured) */
 	sk_telemetry_conf_t telemetry;

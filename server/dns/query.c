@@ -159,8 +159,13 @@ static sk_query_status_t parse_opt(sk_query_t *q, const uint8_t *rr, size_t rdle
 				return SK_QUERY_FORMERR;
 			break;
 		case SK_EDNS_COOKIE:
-			/* RFC 7873 s5.2: a client cookie alone (8) or with a server cookie (16..40). */
-			if (q->has_cookie || !(olen == 8 || (olen >= 16 && olen <= 40)))
+			/* RFC 7873 s5.2: only the first COOKIE option counts, the others are ignored;
+			 * it is a client cookie alone (8) or with a server cookie (16..40). This is the
+			 * one place that checks the length: everything after trusts cookie_len. */
+			if (q->has_cookie)
+				break;
+			if (!(olen == SK_COOKIE_CLIENT_LEN ||
+			      (olen >= SK_COOKIE_CLIENT_LEN + 8 && olen <= SK_COOKIE_OPT_MAX)))
 				return SK_QUERY_FORMERR;
 			q->has_cookie = true;
 			q->cookie_len = (uint8_t)olen;
@@ -214,6 +219,20 @@ static sk_query_status_t parse_records(sk_query_t *q, size_t pos)
 	return SK_QUERY_OK;
 }
 
+/*
+ * QDCOUNT 0: RFC 7873 s5.4 lets a client ask for a server cookie alone, with a query that holds
+ * nothing but an OPT with a COOKIE. Anything else without a question stays malformed.
+ */
+static sk_query_status_t parse_no_question(sk_query_t *q)
+{
+	sk_query_status_t st = parse_records(q, SK_HDR_LEN);
+	if (st != SK_QUERY_OK)
+		return st;
+	if (q->edns && q->edns_version > 0)
+		return SK_QUERY_BADVERS;
+	return q->has_cookie ? SK_QUERY_NOQUESTION : SK_QUERY_FORMERR;
+}
+
 sk_query_status_t sk_query_parse(sk_query_t *q, const uint8_t *msg, size_t len)
 {
 	q->msg = msg;
@@ -241,6 +260,8 @@ sk_query_status_t sk_query_parse(sk_query_t *q, const uint8_t *msg, size_t len)
 		return SK_QUERY_DROP;    /* never answer a response: that is how reflection loops start */
 
 	bool known_opcode = q->opcode == SK_OPCODE_QUERY || q->opcode == SK_OPCODE_NOTIFY;
+	if (sk_hdr_qdcount(msg) == 0 && q->opcode == SK_OPCODE_QUERY)
+		return parse_no_question(q);
 	if (sk_hdr_qdcount(msg) != 1)
 		return known_opcode ? SK_QUERY_FORMERR : SK_QUERY_NOTIMP;
 

@@ -14,7 +14,12 @@ typedef enum {
 	SK_QUERY_FORMERR,     /* answer FORMERR (bad question, QDCOUNT != 1, bad or repeated OPT, bad ECS) */
 	SK_QUERY_BADVERS,     /* EDNS version above 0: answer BADVERS */
 	SK_QUERY_NOTIMP,      /* opcode other than QUERY/NOTIFY */
+	SK_QUERY_NOQUESTION,  /* QUERY with QDCOUNT 0 and a COOKIE: answer the cookie alone (RFC 7873 s5.4) */
 } sk_query_status_t;
+
+/* COOKIE option (RFC 7873 s4): an 8-byte client cookie, then a server cookie of 8..32 bytes. */
+#define SK_COOKIE_CLIENT_LEN 8
+#define SK_COOKIE_OPT_MAX 40
 
 typedef struct sk_ecs {
 	uint16_t family;        /* 1 = IPv4, 2 = IPv6 */
@@ -46,9 +51,9 @@ typedef struct sk_query {
 	bool nsid;              /* NSID option present */
 	bool has_ecs;
 	sk_ecs_t ecs;
-	bool has_cookie;
-	uint8_t cookie_len;     /* 8 (client only) or 16..40 */
-	uint8_t cookie[40];
+	bool has_cookie;        /* the first COOKIE option; later ones are ignored (RFC 7873 s5.2) */
+	uint8_t cookie_len;     /* 8 (client only) or 16..40: the parser refuses any other length */
+	uint8_t cookie[SK_COOKIE_OPT_MAX];
 
 	/* TSIG (RFC 8945): the last record of the additional section, when present */
 	bool has_tsig;

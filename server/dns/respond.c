@@ -21,6 +21,8 @@ typedef struct reply {
 	bool with_opt;
 	bool with_nsid;          /* NSID asked for, an identity set, and room for it */
 	bool with_badkey;        /* a TSIG with a key we do not have: unsigned TSIG, error BADKEY */
+	bool with_cookie;        /* the query had a COOKIE: ours goes back (RFC 7873 s5.2) */
+	uint8_t cookie[SK_COOKIE_LEN]; /* client cookie and server cookie to send */
 	const sk_conf_t *conf;
 	const sk_query_t *q;
 } reply_t;
@@ -34,6 +36,8 @@ static size_t opt_size(const reply_t *r)
 		n += 4 + strlen(r->conf->identity);
 	if (q->has_ecs)
 		n += 8 + (q->ecs.source + 7u) / 8u;
+	if (r->with_cookie)
+		n += 4 + SK_COOKIE_LEN;
 	return n;
 }
 
@@ -68,6 +72,12 @@ static size_t write_opt(const reply_t *r, uint8_t *p)
 		p[7] = 0;
 		memcpy(p + 8, q->ecs.addr, bytes);
 		p += 8 + bytes;
+	}
+	if (r->with_cookie) {
+		sk_put16(p, SK_EDNS_COOKIE);
+		sk_put16(p + 2, SK_COOKIE_LEN);
+		memcpy(p + 4, r->cookie, SK_COOKIE_LEN);
+		p += 4 + SK_COOKIE_LEN;
 	}
 	sk_put16(rdlen, (uint16_t)(p - rdlen - 2));
 	return (size_t)(p - start);
@@ -291,16 +301,46 @@ static size_t reply_query(reply_t *r, const sk_snapshot_t *snap, int transport, 
 	return reply_plan(r, &plan);
 }
 
-size_t sk_respond(const sk_snapshot_t *snap, const uint8_t *msg, size_t len, int transport,
-	uint8_t *out, size_t cap, sk_resp_info_t *info)
+/*
+ * RFC 7873 s5.2: a query with a COOKIE gets one back, its client cookie with a server cookie
+ * (made now, or the one it sent while still fresh). Nothing is checked with cookies disabled.
+ */
+static void check_cookie(reply_t *r, const sk_cookie_conf_t *cc, const sk_client_t *client,
+	sk_resp_info_t *info)
+{
+	if (!r->q->has_cookie || !cc->enabled)
+		return;
+	uint8_t ip[16];
+	size_t iplen = sk_cookie_addr(client->addr, ip);
+	info->cookie = (uint8_t)sk_cookie_answer(cc, r->q->cookie, r->q->cookie_len, ip, iplen,
+		client->now, r->cookie);
+	r->with_cookie = true;
+}
+
+/*
+ * `cookies.require`: over UDP, a client that speaks cookies but has no valid server cookie gets
+ * BADCOOKIE and a fresh cookie to retry with (RFC 7873 s5.2.3). TCP has proved the address
+ * already, and a query without any COOKIE is answered: it cannot be told to come back with one.
+ */
+static bool cookie_refused(const reply_t *r, const sk_cookie_conf_t *cc, int transport,
+	const sk_resp_info_t *info)
+{
+	return r->with_cookie && cc->require && transport == SK_TRANSPORT_UDP &&
+		info->cookie != SK_COOKIE_VALID;
+}
+
+size_t sk_respond(const sk_snapshot_t *snap, const sk_client_t *client, const uint8_t *msg,
+	size_t len, int transport, uint8_t *out, size_t cap, sk_resp_info_t *info)
 {
 	sk_query_t *q = &info->q;
+	const sk_cookie_conf_t *cc = &snap->conf->cookies;
 	info->zone = NULL;
 	info->apex_off = 0;
 	info->tags = NULL;
 	info->size = 0;
 	info->rcode = 0;
 	info->flags = 0;
+	info->cookie = SK_COOKIE_NONE;
 	info->status = sk_query_parse(q, msg, len);
 	if (info->status == SK_QUERY_DROP || cap < SK_HDR_LEN)
 		return 0;
@@ -311,15 +351,31 @@ size_t sk_respond(const sk_snapshot_t *snap, const uint8_t *msg, size_t len, int
 		.with_question = q->has_question,
 		.with_opt = q->edns,
 	};
-	/* The question always fits (it came in at most 271 bytes); NSID is left out where a long
-	 * identity would not leave room for it. */
+	if (info->status == SK_QUERY_OK || info->status == SK_QUERY_NOQUESTION)
+		check_cookie(&r, cc, client, info);
+	if (info->status == SK_QUERY_NOQUESTION && !r.with_cookie)
+		info->status = SK_QUERY_FORMERR;    /* cookies disabled: no question, no answer */
+	/* Header and question (at most 271 bytes, as they came in) and our OPT with ECS and COOKIE
+	 * (at most 63) always fit in 512; NSID is left out where a long identity would not leave
+	 * room for it. */
 	r.with_nsid = q->nsid && snap->conf->identity && snap->conf->identity[0];
 	if (r.with_nsid && SK_HDR_LEN + q->qname_len + 4u + opt_size(&r) > r.limit)
 		r.with_nsid = false;
 	size_t n;
 	switch (info->status) {
 	case SK_QUERY_OK:
+		if (cookie_refused(&r, cc, transport, info)) {
+			r.rcode = SK_RCODE_BADCOOKIE;
+			n = reply_empty(&r);
+			break;
+		}
 		n = reply_query(&r, snap, transport, info);
+		break;
+	case SK_QUERY_NOQUESTION:
+		/* RFC 7873 s5.4: just the cookie. A server cookie that does not verify is BADCOOKIE,
+		 * a client cookie alone NOERROR. */
+		r.rcode = info->cookie == SK_COOKIE_BAD ? SK_RCODE_BADCOOKIE : SK_RCODE_NOERROR;
+		n = reply_empty(&r);
 		break;
 	case SK_QUERY_BADVERS:
 		r.rcode = SK_RCODE_BADVERS;

@@ -6,7 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "db/snapshot.h"
+#include "dns/cookie.h"
 #include "dns/query.h"
 
 /* What happened to one message, for counters and telemetry. Filled by sk_respond(). */
@@ -19,19 +22,30 @@ typedef struct sk_resp_info {
 	uint8_t apex_off;       /* where its apex (or the seized domain) starts in the query name */
 	const sk_tagset_t *tags; /* its tags (interned), NULL if none */
 	uint16_t size;          /* reply length, 0 when dropped */
+	uint8_t cookie;         /* sk_cookie_state_t: what the query's COOKIE was (rate limiting
+	                           exempts SK_COOKIE_VALID; telemetry records it) */
 } sk_resp_info_t;
+
+/*
+ * Where and when a message came from: what a server cookie is made of (RFC 9018). The network
+ * code has both at hand (the peer of each datagram or connection, one clock read per batch).
+ */
+typedef struct sk_client {
+	const struct sockaddr *addr; /* the client's address; NULL: unknown (cookies then cover no address) */
+	uint32_t now;           /* seconds since the epoch (modulo 2^32), read once per batch */
+} sk_client_t;
 
 #define SK_TRANSPORT_UDP 0
 #define SK_TRANSPORT_TCP 1
 
 /*
- * Answer the message `msg` of `len` bytes received over `transport`. Writes the reply into `out`
- * (`cap` bytes; a UDP reply never exceeds the negotiated payload size, truncating with TC; TCP
- * replies may use up to 65535 bytes) and returns its length, or 0 when the message gets no
- * answer. `info` receives what the caller may count or log. Never allocates, never blocks,
- * touches no global state: safe on every worker at once.
+ * Answer the message `msg` of `len` bytes received from `client` over `transport`. Writes the
+ * reply into `out` (`cap` bytes; a UDP reply never exceeds the negotiated payload size,
+ * truncating with TC; TCP replies may use up to 65535 bytes) and returns its length, or 0 when
+ * the message gets no answer. `info` receives what the caller may count or log. Never allocates,
+ * never blocks, touches no global state: safe on every worker at once.
  */
-size_t sk_respond(const sk_snapshot_t *snap, const uint8_t *msg, size_t len, int transport,
-	uint8_t *out, size_t cap, sk_resp_info_t *info);
+size_t sk_respond(const sk_snapshot_t *snap, const sk_client_t *client, const uint8_t *msg,
+	size_t len, int transport, uint8_t *out, size_t cap, sk_resp_info_t *info);
 
 #endif

@@ -42,7 +42,7 @@ struct sk_tcp_conn {
 	unsigned pending;       /* replies in out[] */
 	unsigned busy_replies;  /* replies in out[0..out_busy) */
 	bool reading, stalled, eof, closing;
-	struct sockaddr_storage peer, local;   /* for telemetry, read once at accept */
+	struct sockaddr_storage peer, local;   /* for cookies and telemetry, read once at accept */
 	uint8_t in[SK_TCP_INBUF];
 	uint8_t out[SK_TCP_OUTBUF];
 };
@@ -149,6 +149,7 @@ static void conn_process(sk_tcp_conn_t *c)
 	uint32_t off = 0;
 	unsigned frames = 0, dropped = 0;
 	uint64_t now = 0;
+	sk_client_t client = { .addr = (const struct sockaddr *)&c->peer };
 
 	c->stalled = false;
 	while (!c->closing && !w->stopping) {
@@ -181,9 +182,11 @@ static void conn_process(sk_tcp_conn_t *c)
 		}
 		if (!snap) {
 			snap = sk_snapreg_enter(w->reg, w->id);
-			now = w->ring ? sk_now_us() : 0;
+			/* One clock read per call (vDSO): telemetry's time, server cookies' stamp. */
+			now = sk_now_us();
+			client.now = (uint32_t)(now / 1000000u);
 		}
-		size_t len = sk_respond(snap, c->in + off + 2, flen, SK_TRANSPORT_TCP,
+		size_t len = sk_respond(snap, &client, c->in + off + 2, flen, SK_TRANSPORT_TCP,
 			c->out + c->out_len + 2, SK_MSG_MAX, &info);
 		off += 2u + flen;
 		frames++;
@@ -320,15 +323,14 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	sk_ctr_add(&w->ctr.tcp_accepted, 1);
-	if (w->ring) {
-		int plen = sizeof c->peer, llen = sizeof c->local;
-		if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &plen) ||
-		    uv_tcp_getsockname(&c->h, (struct sockaddr *)&c->local, &llen)) {
-			/* Gone already: nothing to serve or record. */
-			sk_ctr_add(&w->ctr.tcp_errors, 1);
-			conn_close(c);
-			return;
-		}
+	/* The peer is needed with telemetry off too: server cookies are made for its address. */
+	int plen = sizeof c->peer, llen = sizeof c->local;
+	if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &plen) ||
+	    uv_tcp_getsockname(&c->h, (struct sockaddr *)&c->local, &llen)) {
+		/* Gone already: nothing to serve or record. */
+		sk_ctr_add(&w->ctr.tcp_errors, 1);
+		conn_close(c);
+		return;
 	}
 	/* Replies are written whole; Nagle would hold the second of two pipelined replies back
 	 * until the client acknowledges the first. */

@@ -175,8 +175,10 @@ static void answer(sk_udp_t *u, int n)
 	sk_worker_t *w = u->w;
 	sk_resp_info_t info;
 	unsigned k = 0, truncated = 0, dropped = 0;
-	/* One clock read per batch: recvmmsg returned them together, microseconds apart. */
-	uint64_t now = w->ring ? sk_now_us() : 0;
+	/* One clock read per batch (vDSO, no system call): recvmmsg returned them together,
+	 * microseconds apart. Telemetry records it; server cookies are stamped with it. */
+	uint64_t now = sk_now_us();
+	sk_client_t client = { .now = (uint32_t)(now / 1000000u) };
 	const sk_snapshot_t *snap = sk_snapreg_enter(w->reg, w->id);
 	for (int i = 0; i < n; i++) {
 		const struct msghdr *rh = &u->rx[i].msg_hdr;
@@ -184,7 +186,8 @@ static void answer(sk_udp_t *u, int n)
 			truncated++;
 			continue;
 		}
-		size_t len = sk_respond(snap, u->rx_buf[i], u->rx[i].msg_len, SK_TRANSPORT_UDP,
+		client.addr = (const struct sockaddr *)&u->peer[i];
+		size_t len = sk_respond(snap, &client, u->rx_buf[i], u->rx[i].msg_len, SK_TRANSPORT_UDP,
 			u->tx_buf[i], SK_UDP_SLOT, &info);
 		if (!len) {
 			dropped++;

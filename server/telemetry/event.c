@@ -75,6 +75,7 @@ void sk_event_fill(sk_event_t *ev, const sk_resp_info_t *info, int transport,
 		flags |= SK_EV_EDNS | (q->edns_do ? SK_EV_DO : 0) | (q->has_cookie ? SK_EV_COOKIE : 0) |
 			(q->nsid ? SK_EV_NSID : 0);
 	ev->edns_size = q->edns ? q->edns_size : 0;
+	ev->cookie = info->cookie;
 	if (q->edns && q->has_ecs) {
 		flags |= SK_EV_ECS;
 		ev->ecs_family = (uint8_t)q->ecs.family;

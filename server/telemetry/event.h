@@ -11,7 +11,7 @@
 #define SK_EV_EDNS   0x01
 #define SK_EV_DO     0x02
 #define SK_EV_ECS    0x04
-#define SK_EV_COOKIE 0x08
+#define SK_EV_COOKIE 0x08   /* a COOKIE option was sent; `cookie` says what it was */
 #define SK_EV_NSID   0x10
 #define SK_EV_PARSED 0x20   /* a question was parsed (qname/qtype/qclass valid) */
 
@@ -47,6 +47,7 @@ typedef struct sk_event {
 	uint8_t ecs_addr[16];
 	const sk_tagset_t *tags;   /* interned; NULL when no zone matched */
 	uint8_t qname_len;         /* 0 when no question was parsed; the name is at query + 12 */
+	uint8_t cookie;            /* sk_cookie_state_t: none, client only, valid or bad server cookie */
 	uint16_t qlen;             /* bytes in `query` (at most SK_EV_QUERY_MAX) */
 	uint8_t query[SK_EV_QUERY_MAX]; /* the query message as received: the question name keeps
 	                                   the client's letter case; dnstap logs these bytes */

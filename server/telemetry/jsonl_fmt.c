@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dns/cookie.h"
 #include "dns/wire.h"
 #include "telemetry/dnstext.h"
 #include "telemetry/jsonl.h"
@@ -158,6 +159,8 @@ static void put_edns(jw_t *w, const sk_record_t *rec)
 	put_plain_or_null(w, rec->ecs);
 	PUT(w, ",\"cookie\":");
 	put_bool(w, ev->flags & SK_EV_COOKIE);
+	PUT(w, ",\"cookie_state\":");
+	put_plain_or_null(w, sk_cookie_state_name(ev->cookie));
 	PUT(w, ",\"nsid\":");
 	put_bool(w, ev->flags & SK_EV_NSID);
 	PUT(w, "}");

@@ -11,6 +11,7 @@ const char *sk_strerror(int code)
 	case SK_EZONE: return "invalid zone";
 	case SK_ETOOBIG: return "too large";
 	case SK_EMALFORMED: return "malformed message";
+	case SK_ECRYPTO: return "the cryptography library cannot be initialised";
 	}
 	if (code < 0 && code > -1000)
 		return strerror(-code);

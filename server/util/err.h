@@ -14,6 +14,7 @@ enum {
 	SK_EZONE = -1002,    /* a zone is not usable (no SOA, records outside the origin, ...) */
 	SK_ETOOBIG = -1003,  /* the data does not fit the buffer or a protocol limit */
 	SK_EMALFORMED = -1004, /* bytes from the network are not a valid DNS message */
+	SK_ECRYPTO = -1005,  /* the cryptography library cannot be initialised */
 };
 
 /* A static, human-readable text for any code this project returns. Never NULL. */

@@ -1,6 +1,8 @@
 /* fuzz_respond.c -- libFuzzer target: any bytes through the query parser and answer builder */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "db/snapshot.h"
 #include "dns/respond.h"
@@ -18,7 +20,8 @@ static void setup(void)
 	snprintf(path, sizeof path, "%s/fuzz.zone", SK_FUZZ_DIR);
 	zones[0] = (sk_zone_conf_t){ .file = path, .line = 1 };
 	conf = (sk_conf_t){ .path = "fuzz.yml", .identity = "ns9.fuzz.example", .version = "sinkholed fuzz",
-		.edns_size = 1232, .zones = zones, .nzones = 1 };
+		.edns_size = 1232, .zones = zones, .nzones = 1,
+		.cookies = { .enabled = true, .secret_given = true, .secret = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 } } };
 	sk_db_t *db = NULL;
 	if (sk_db_build(&conf, &db) != 0) {
 		fprintf(stderr, "fuzz zone %s does not load\n", path);
@@ -46,9 +49,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 		ready = 1;
 	}
-	size_t n = sk_respond(&snap, data, size, SK_TRANSPORT_UDP, out, 4096, &info);
+	/* A fixed client and time: cookies are made and checked like any other part of the answer. */
+	struct sockaddr_in from = { .sin_family = AF_INET };
+	memcpy(&from.sin_addr, "\xc0\x00\x02\x01", 4);       /* 192.0.2.1 */
+	const sk_client_t client = { .addr = (const struct sockaddr *)&from, .now = 1700000000 };
+	size_t n = sk_respond(&snap, &client, data, size, SK_TRANSPORT_UDP, out, 4096, &info);
 	check(data, size, n, 4096);
-	n = sk_respond(&snap, data, size, SK_TRANSPORT_TCP, out, sizeof out, &info);
+	n = sk_respond(&snap, &client, data, size, SK_TRANSPORT_TCP, out, sizeof out, &info);
 	check(data, size, n, sizeof out);
 	return 0;
 }

@@ -103,10 +103,11 @@ def yaml_str(s):
 
 def write_config(path, port, zones, *, v6=None, workers=2, identity=IDENTITY, version=VERSION,
                  edns_size=None, tcp_max_clients=None, tcp_idle_timeout_ms=None,
-                 tcp_max_pending=None, extra_server="", seized=None):
+                 tcp_max_pending=None, extra_server="", seized=None, extra=""):
     """Write a sinkholed YAML config. zones: list of (file, name or None, tags dict or None).
     seized: None, or a list of (list file, template file, tags dict or None) for `seized:`; when
-    it is given and zones is empty, the `zones:` key is left out altogether."""
+    it is given and zones is empty, the `zones:` key is left out altogether. extra: YAML text
+    appended at the top level (more sections, such as `cookies:`)."""
     if v6 is None:
         v6 = have_ipv6()
     listen = [f"{V4}@{port}"] + ([f"{V6}@{port}"] if v6 else [])
@@ -143,6 +144,8 @@ def write_config(path, port, zones, *, v6=None, workers=2, identity=IDENTITY, ve
         lines.append(f"    template: {yaml_str(template)}")
         if tags:
             lines.append(f"    tags: {yaml_tags(tags)}")
+    if extra:
+        lines.append(extra.rstrip("\n"))
     Path(path).write_text("\n".join(lines) + "\n")
 
 

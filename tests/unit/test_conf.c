@@ -224,6 +224,8 @@ static void test_defaults(void)
 	is_int(c->telemetry.stats_interval_s, 60, "stats_interval_s default");
 	ok(!c->telemetry.jsonl && !c->telemetry.dnstap, "no sinks: telemetry off");
 	ok(!c->geoip_city && !c->geoip_asn, "no geoip");
+	ok(c->cookies.enabled && !c->cookies.require, "cookies default: enabled, not required");
+	ok(!c->cookies.secret_given && c->cookies.nprevious == 0, "cookies default: no secret given, none previous");
 	sk_conf_free(c);
 
 	rc = load_captured(data_path("version_hidden.yaml"), &c);
@@ -303,6 +305,39 @@ static void test_telemetry(void)
 	}
 }
 
+/* The cookies section: secrets are hex in any case, previous ones kept in order. */
+static void test_cookies(void)
+{
+	static const uint8_t secret[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
+	static const uint8_t prev0[16] = { 0xe5, 0xe9, 0x73, 0xe5, 0xa6, 0xb2, 0xa4, 0x3f,
+		0x48, 0xe7, 0xdc, 0x84, 0x9e, 0x37, 0xbf, 0xcf };
+	static const uint8_t prev1[16] = { 0xdd, 0x3b, 0xdf, 0x93, 0x44, 0xb6, 0x78, 0xb1,
+		0x85, 0xa6, 0xf5, 0xcb, 0x60, 0xfc, 0xa7, 0x15 };
+	sk_conf_t *c = NULL;
+	int rc = load_captured(data_path("cookies.yaml"), &c);
+	is_int(rc, 0, "cookies.yaml loads");
+	ok(errbuf[0] == '\0', "cookies.yaml prints nothing");
+	if (rc != 0 || !c) {
+		show_err();
+		return;
+	}
+	ok(c->cookies.enabled && c->cookies.require, "cookies: enabled: true, require: yes");
+	ok(c->cookies.secret_given, "cookies.secret given");
+	ok(!memcmp(c->cookies.secret, secret, 16), "cookies.secret: upper-case hex decoded");
+	is_int(c->cookies.nprevious, 2, "two previous secrets");
+	ok(!memcmp(c->cookies.previous[0], prev0, 16), "previous[0] (quoted)");
+	ok(!memcmp(c->cookies.previous[1], prev1, 16), "previous[1] (plain)");
+	sk_conf_free(c);
+
+	rc = load_captured(data_path("cookies_off.yaml"), &c);
+	is_int(rc, 0, "cookies_off.yaml loads");
+	if (rc == 0) {
+		ok(!c->cookies.enabled && !c->cookies.require && !c->cookies.secret_given,
+			"cookies: enabled: false");
+		sk_conf_free(c);
+	}
+}
+
 static void test_names(void)
 {
 	static const char *const want[] = { ".", "x\\.y.example", "\\065\\255.example.", NULL,
@@ -367,6 +402,14 @@ static const struct bad bad_configs[] = {
 	{ "bad_tag_value.yaml", SK_EPARSE, 2, 7, "zones[0].tags.operation: expected a single value, got a mapping" },
 	{ "bad_tag_value.yaml", SK_EPARSE, 2, 8, "zones[0].tags: duplicate tag 'case'" },
 	{ "bad_zone_name.yaml", SK_EPARSE, 1, 5, "zones[0].name: expected a domain name" },
+	{ "bad_cookies.yaml", SK_EPARSE, 4, 4, "cookies.enabled: expected true or false, got 'maybe'" },
+	{ "bad_cookies.yaml", SK_EPARSE, 4, 5, "cookies.secret: expected 32 hexadecimal digits (a 16-byte secret), got 31 characters" },
+	{ "bad_cookies.yaml", SK_EPARSE, 4, 7, "cookies.previous: expected 32 hexadecimal digits (a 16-byte secret), character 32 is not one" },
+	{ "bad_cookies.yaml", SK_EPARSE, 4, 9, "cookies.require: expected true or false, got '1'" },
+	{ "bad_cookies_require.yaml", SK_EPARSE, 1, 4, "cookies: require: true needs cookies enabled" },
+	{ "bad_cookies_previous.yaml", SK_EPARSE, 1, 5, "cookies.previous: 5 secrets given, at most 4" },
+	{ "bad_cookies_scalar.yaml", SK_EPARSE, 2, 4, "cookies.secret: expected 32 hexadecimal digits (a 16-byte secret), got a list" },
+	{ "bad_cookies_scalar.yaml", SK_EPARSE, 2, 5, "cookies.previous: expected a list of secrets (32 hexadecimal digits each), got '00000000000000000000000000000001'" },
 	{ "bad_listen_empty.yaml", SK_EPARSE, 1, 2, "server.listen: expected at least one address@port" },
 	{ "bad_no_server.yaml", SK_EPARSE, 1, 1, "missing section 'server', expected a section with at least listen" },
 	{ "bad_two_documents.yaml", SK_EPARSE, 1, 4, "a second YAML document" },
@@ -478,6 +521,7 @@ int main(void)
 	test_defaults();
 	test_names();
 	test_telemetry();
+	test_cookies();
 	test_bad();
 	test_unreadable();
 	sk_conf_free(NULL); /* must not crash */

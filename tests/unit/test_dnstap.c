@@ -156,6 +156,8 @@ static void fx_init(fx_t *f, int variant, uint64_t seq)
 		ev->qtype = 28;
 		ev->qlen = (uint16_t)make_query(ev->query, ev->id, "www.VICTIM.example.com", 28, true, 0);
 		ev->qname_len = 24;
+		ev->flags |= SK_EV_COOKIE;
+		ev->cookie = SK_COOKIE_VALID;       /* extra names the verdict */
 		ev->zone_off = 11;
 		ev->tags = &tags;
 		ev->flags |= SK_EV_ECS;
@@ -327,7 +329,7 @@ static const char *extra0 = "{\"seq\":1,\"zone\":\"example.com.\","
 static const char *extra1 = "{\"seq\":2,\"zone\":\"example.com.\","
 	"\"tags\":{\"case\":\"2024-17\",\"operation\":\"Nightfall\"},\"ecs\":\"89.160.20.0/24\","
 	"\"ecs_geo\":{\"country\":\"GB\",\"region_code\":\"ENG\",\"region\":\"England\","
-	"\"city\":\"London\",\"lat\":51.5142,\"lon\":-0.0931},\"rsize\":150}";
+	"\"city\":\"London\",\"lat\":51.5142,\"lon\":-0.0931},\"cookie\":\"valid\",\"rsize\":150}";
 
 static void check_common(Dnstap__Dnstap *d, int i)
 {

@@ -10,7 +10,8 @@ typedef struct pkt {
 
 static void put(pkt_t *p, const void *d, size_t n)
 {
-	memcpy(p->b + p->n, d, n);
+	if (n)      /* memcpy from NULL is undefined even for 0 bytes */
+		memcpy(p->b + p->n, d, n);
 	p->n += n;
 }
 static void put16(pkt_t *p, uint16_t v)
@@ -203,6 +204,30 @@ int main(void)
 	query(&p, 1, 0, 0, 1);
 	opt(&p, 1232, 0, 0, cookie9, sizeof cookie9);
 	is_int(parse(&q, &p), SK_QUERY_FORMERR, "9-byte cookie: FORMERR");
+	static const uint8_t cookie_twice[] = { 0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8,
+		0, 10, 0, 3, 9, 9, 9 };
+	query(&p, 1, 0, 0, 1);
+	opt(&p, 1232, 0, 0, cookie_twice, sizeof cookie_twice);
+	is_int(parse(&q, &p), SK_QUERY_OK, "a second COOKIE, even malformed, is ignored (RFC 7873 s5.2)");
+	ok(q.has_cookie && q.cookie_len == 8 && q.cookie[0] == 1, "the first cookie is the one kept");
+	/* RFC 7873 s5.4: no question, only a COOKIE: a query for a server cookie. */
+	query(&p, 0, 0, 0, 1);
+	opt(&p, 1232, 0, 0, cookie8, sizeof cookie8);
+	is_int(parse(&q, &p), SK_QUERY_NOQUESTION, "QDCOUNT 0 with a COOKIE: a cookie query");
+	ok(!q.has_question && q.has_cookie, "no question, the cookie kept");
+	query(&p, 0, 0, 0, 1);
+	opt(&p, 1232, 0, 0, NULL, 0);
+	is_int(parse(&q, &p), SK_QUERY_FORMERR, "QDCOUNT 0 with an OPT but no COOKIE: FORMERR");
+	query(&p, 0, 0, 0, 1);
+	opt(&p, 1232, 0, 0, cookie9, sizeof cookie9);
+	is_int(parse(&q, &p), SK_QUERY_FORMERR, "QDCOUNT 0 with a malformed COOKIE: FORMERR");
+	query(&p, 0, 0, 0, 1);
+	opt(&p, 1232, 1, 0, cookie8, sizeof cookie8);
+	is_int(parse(&q, &p), SK_QUERY_BADVERS, "QDCOUNT 0, EDNS version 1: BADVERS");
+	query(&p, 0, 0, 0, 1);
+	opt(&p, 1232, 0, 0, cookie8, sizeof cookie8);
+	p.b[2] = 4 << 3;   /* NOTIFY */
+	is_int(parse(&q, &p), SK_QUERY_FORMERR, "QDCOUNT 0 NOTIFY: FORMERR as before");
 
 	/* Records in other sections are stepped over, compressed owners included. */
 	query(&p, 1, 0, 1, 1);

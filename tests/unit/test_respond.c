@@ -10,6 +10,7 @@ static sk_snapshot_t snap;
 static sk_conf_t conf;
 static uint8_t out[65535];
 static sk_resp_info_t info;
+static const sk_client_t client = { .addr = NULL, .now = 1700000000 };
 
 /* Build a query with ldns (an independent encoder), answer it, decode the reply with ldns. */
 static ldns_pkt *ask(const char *name, ldns_rr_type type, ldns_rr_class cls, int transport,
@@ -27,7 +28,7 @@ static ldns_pkt *ask(const char *name, ldns_rr_type type, ldns_rr_class cls, int
 	size_t wlen = 0;
 	ldns_pkt2wire(&wire, q, &wlen);
 	ldns_pkt_free(q);
-	*len = sk_respond(&snap, wire, wlen, transport, out, sizeof out, &info);
+	*len = sk_respond(&snap, &client, wire, wlen, transport, out, sizeof out, &info);
 	free(wire);
 	ldns_pkt *r = NULL;
 	if (*len && ldns_wire2pkt(&r, out, *len) != LDNS_STATUS_OK)
@@ -38,7 +39,7 @@ static ldns_pkt *ask(const char *name, ldns_rr_type type, ldns_rr_class cls, int
 /* Answer raw bytes. */
 static size_t raw(const uint8_t *m, size_t n, int transport)
 {
-	return sk_respond(&snap, m, n, transport, out, sizeof out, &info);
+	return sk_respond(&snap, &client, m, n, transport, out, sizeof out, &info);
 }
 
 static void test_positive(void)

@@ -347,6 +347,7 @@ static void fill_kind(sk_event_t *ev, int k, unsigned i)
 		len = make_query(msg, (uint16_t)i, www_aitism, sizeof www_aitism, 1, 1, "89.160.20.112", 28, true, false);
 		src = sa4("81.2.69.142", 53001);
 		zone_off = 4;
+		info.cookie = SK_COOKIE_CLIENT;   /* sk_respond's verdict on its 8-byte cookie */
 		break;
 	case K_MAPPED_ECS_US:
 		len = make_query(msg, (uint16_t)i, www_aitism, sizeof www_aitism, 28, 1, "216.160.83.56", 29, false, true);
@@ -527,6 +528,7 @@ static void test_event_fill(void)
 	is_int(ev.id, 0x1234, "query id");
 	is_int(ev.qflags, 0x0100, "query flags: RD");
 	is_int(ev.flags, SK_EV_PARSED | SK_EV_EDNS | SK_EV_ECS | SK_EV_COOKIE, "flags: parsed, EDNS, ECS, cookie");
+	is_int(ev.cookie, SK_COOKIE_CLIENT, "cookie state copied from sk_respond's info");
 	is_int(ev.qname_len, 16, "qname length");
 	ok(!memcmp(ev.query + 12, www_aitism, 16), "qname keeps the client's letter case");
 	is_int(ev.qtype, 1, "qtype");
@@ -599,7 +601,7 @@ static const char *const want_line[NKINDS] = {
 		"\"transport\":\"udp\",\"src\":\"81.2.69.142\",\"sport\":53001,\"dst\":\"127.0.0.1\",\"dport\":53,"
 		"\"id\":5,\"opcode\":\"QUERY\",\"flags\":\"rd\",\"qname\":\"WwW.aitism.net.\",\"qtype\":\"A\","
 		"\"qclass\":\"IN\",\"edns\":{\"size\":1232,\"do\":false,\"ecs\":\"89.160.20.112/28\",\"cookie\":true,"
-		"\"nsid\":false},\"rcode\":\"NOERROR\",\"aa\":true,\"tc\":false,\"size\":64,\"zone\":\"aitism.net.\","
+		"\"cookie_state\":\"client\",\"nsid\":false},\"rcode\":\"NOERROR\",\"aa\":true,\"tc\":false,\"size\":64,\"zone\":\"aitism.net.\","
 		"\"tags\":{\"case\":\"1:24-cv-2323\",\"operation\":\"Azure \\\"Abuse\\\" \\\\ Enterprise\"},"
 		"\"geo\":{\"country\":\"GB\",\"region_code\":\"ENG\",\"region\":\"England\",\"city\":\"London\","
 		"\"lat\":51.5142,\"lon\":-0.0931},"
@@ -609,7 +611,7 @@ static const char *const want_line[NKINDS] = {
 		"\"transport\":\"udp\",\"src\":\"89.160.20.112\",\"sport\":40000,\"dst\":\"127.0.0.1\",\"dport\":53,"
 		"\"id\":6,\"opcode\":\"QUERY\",\"flags\":\"rd\",\"qname\":\"WwW.aitism.net.\",\"qtype\":\"AAAA\","
 		"\"qclass\":\"IN\",\"edns\":{\"size\":1232,\"do\":true,\"ecs\":\"216.160.83.56/29\",\"cookie\":false,"
-		"\"nsid\":false},\"rcode\":\"NOERROR\",\"aa\":true,\"tc\":false,\"size\":64,\"zone\":\"aitism.net.\","
+		"\"cookie_state\":null,\"nsid\":false},\"rcode\":\"NOERROR\",\"aa\":true,\"tc\":false,\"size\":64,\"zone\":\"aitism.net.\","
 		"\"tags\":{\"case\":\"1:24-cv-2323\",\"operation\":\"Azure \\\"Abuse\\\" \\\\ Enterprise\"},"
 		"\"geo\":{\"country\":\"SE\",\"region_code\":\"E\",\"region\":\"\xc3\x96sterg\xc3\xb6tland County\","
 		"\"city\":\"Link\xc3\xb6ping\",\"lat\":58.4167,\"lon\":15.6167,\"asn\":29518,\"as_org\":\"Bredband2 AB\"},"
@@ -624,7 +626,7 @@ static const char *const want_line[NKINDS] = {
 		"\"transport\":\"udp\",\"src\":\"127.0.0.1\",\"sport\":5353,\"dst\":\"127.0.0.1\",\"dport\":53,"
 		"\"id\":8,\"opcode\":\"QUERY\",\"flags\":\"rd\",\"qname\":\"a\\\\\\\"b\\\\\\\\c\\\\255\\\\..net.\","
 		"\"qtype\":\"TXT\",\"qclass\":\"IN\",\"edns\":{\"size\":1232,\"do\":false,\"ecs\":\"89.160.20.0/24\","
-		"\"cookie\":false,\"nsid\":false},\"rcode\":\"NOERROR\",\"aa\":true,\"tc\":false,\"size\":64,"
+		"\"cookie\":false,\"cookie_state\":null,\"nsid\":false},\"rcode\":\"NOERROR\",\"aa\":true,\"tc\":false,\"size\":64,"
 		"\"zone\":null,\"tags\":null,\"geo\":{},\"ecs_geo\":{\"asn\":29518,\"as_org\":\"Bredband2 AB\"}}",
 	[K_FORMERR] = "{\"time\":\"2026-11-21T21:41:15.123465Z\",\"node\":\"ns9.sinkhole.example\","
 		"\"transport\":\"udp\",\"src\":\"192.0.2.7\",\"sport\":1,\"dst\":\"127.0.0.1\",\"dport\":53,"

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dns/wire.h"
+#include "dns/cookie.h"
 #include "telemetry/dnstap/dnstap_int.h"
 #include "util/json.h"
 #include "util/tagset.h"
@@ -98,6 +99,10 @@ size_t sk_dnstap_extra(char *out, size_t cap, const sk_record_t *rec)
 	if (rec->ecs_geo) {
 		put_key(&b, &first, "ecs_geo");
 		put(&b, rec->ecs_geo, rec->ecs_geo_len);
+	}
+	if (sk_cookie_state_name(ev->cookie)) {
+		put_key(&b, &first, "cookie");
+		put_str(&b, sk_cookie_state_name(ev->cookie));
 	}
 	if (ev->rsize) {
 		put_key(&b, &first, "rsize");
