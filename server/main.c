@@ -452,6 +452,7 @@ fail:
 	sk_tagset_free_all();
 	running_free(&app.running);
 	sk_priv_free(&priv);
+	sk_conf_set_root(NULL);
 	return rc ? 1 : 0;
 }
 
