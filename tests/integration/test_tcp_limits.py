@@ -227,3 +227,35 @@ def test_tcp_limits_config_errors(tmp_path):
     assert p.returncode == 1
     assert f"sinkholed.yml:{n}: server.tcp_query_timeout_ms: expected a whole number from 1 to " \
            "3600000, got '0'" in p.stderr, p.stderr
+
+
+def test_open_files_limit_raised_and_checked(tmp_path):
+    """At start the soft RLIMIT_NOFILE goes up to the hard limit (logged); caps that cannot fit
+    under it are warned about, naming the config."""
+    sk.copy_zones(tmp_path)
+    conf = tmp_path / "sinkholed.yml"
+    cases = [((300, 4096), 100, r"open files limit 4096 \(was 300, hard limit 4096\)", False),
+             ((256, 256), 1000, r"open files limit 256 \(was 256, hard limit 256\)", True)]
+    for (soft, hard), cap, limit_line, warned in cases:
+        sk.write_config(conf, sk.free_port(), [("sinkhole.test.zone", None, None)], workers=2,
+                        tcp_max_clients=cap)
+        log = tmp_path / f"log-{soft}"
+        with open(log, "wb") as out:
+            p = subprocess.Popen([str(sk.sinkholed_path()), "-c", str(conf)], stdout=out,
+                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                                                       (soft, hard)))
+            try:
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and not sk.READY.search(log.read_text()):
+                    assert p.poll() is None, log.read_text()
+                    time.sleep(0.05)
+                text = log.read_text()
+                assert sk.READY.search(text), text
+                assert re.search(limit_line, text), text
+                warning = re.search(rf"warning: {re.escape(str(conf))}: tcp_max_clients {cap} x 2 "
+                                    r"workers needs about \d+ open files, but the limit is 256", text)
+                assert bool(warning) == warned, text
+            finally:
+                p.terminate()
+                p.wait(10)
