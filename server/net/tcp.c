@@ -39,12 +39,12 @@
  */
 struct sk_tcp_conn {
 	uv_tcp_t h;
-	uv_timer_t idle;
+	uv_timer_t timer;       /* the idle and per-query clocks, whichever is due first */
 	uv_write_t wr;
 	sk_worker_t *w;
 	sk_tcp_conn_t *prev, *next;
 	uint64_t idle_at, frame_at;
-	unsigned handles;       /* of h and idle, still open */
+	unsigned handles;       /* of h and timer, still open */
 	uint32_t in_len, skip;
 	uint32_t out_len, out_busy;
 	unsigned pending;       /* replies in out[] */
@@ -102,7 +102,7 @@ static void conn_close(sk_tcp_conn_t *c)
 	/* A write still in flight is cancelled by libuv (on_write sees UV_ECANCELED) before the
 	 * close callbacks run, so nothing touches c after it is freed. */
 	uv_close((uv_handle_t *)&c->h, on_conn_closed);
-	uv_close((uv_handle_t *)&c->idle, on_conn_closed);
+	uv_close((uv_handle_t *)&c->timer, on_conn_closed);
 }
 
 static void conn_arm(sk_tcp_conn_t *c);
@@ -131,7 +131,7 @@ static void conn_arm(sk_tcp_conn_t *c)
 {
 	uint64_t now = uv_now(&c->w->loop);
 	uint64_t due = c->frame_at && c->frame_at < c->idle_at ? c->frame_at : c->idle_at;
-	uv_timer_start(&c->idle, on_timer, due > now ? due - now : 0, 0);
+	uv_timer_start(&c->timer, on_timer, due > now ? due - now : 0, 0);
 }
 
 /* Any progress, a read or a completed write, restarts the idle clock and makes the connection
@@ -415,9 +415,9 @@ static void on_connection(uv_stream_t *server, int status)
 	/* Only the bookkeeping is cleared: the buffers are written before they are read. */
 	memset(c, 0, offsetof(sk_tcp_conn_t, in));
 	c->w = w;
-	c->h.data = c->idle.data = c->wr.data = c;
+	c->h.data = c->timer.data = c->wr.data = c;
 	uv_tcp_init(&w->loop, &c->h);
-	uv_timer_init(&w->loop, &c->idle);
+	uv_timer_init(&w->loop, &c->timer);
 	c->handles = 2;
 	lru_push_front(c);
 	w->nconn++;
