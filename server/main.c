@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <uv.h>
 
 #include "conf/conf.h"
@@ -14,6 +15,7 @@
 #include "db/db.h"
 #include "db/snapshot.h"
 #include "net/net.h"
+#include "priv.h"
 #include "telemetry/telemetry.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -27,9 +29,11 @@ typedef struct sk_running {
 	unsigned workers;
 	uint64_t cpus;          /* server.cpus under 64 as a bit set, for the reload check */
 	size_t ncpus;
-	unsigned tcp_max_clients, tcp_idle_timeout_ms, tcp_max_pending;
+	unsigned tcp_max_clients, tcp_idle_timeout_ms, tcp_query_timeout_ms, tcp_max_pending;
 	size_t nlisten;
 	struct sockaddr_storage *addr;
+	char *user, *group, *chroot;    /* as configured at start; NULL when not */
+	unsigned stats_interval_s;
 } sk_running_t;
 
 /*
@@ -37,7 +41,7 @@ typedef struct sk_running {
  * what the loader thread reads (path, reg, running: all fixed while it runs).
  */
 typedef struct sk_app {
-	const char *path;
+	const char *path;       /* the config file; inside the chroot once there */
 	sk_snapreg_t *reg;
 	sk_telemetry_t *tm;     /* NULL when no sink is configured */
 	sk_net_t *net;
@@ -45,6 +49,7 @@ typedef struct sk_app {
 	uv_loop_t loop;
 	bool loop_open;
 	uv_signal_t sig_hup, sig_term, sig_int, sig_usr1;
+	uv_timer_t stats;       /* logs the net counters every telemetry.stats_interval_s */
 	uv_async_t loaded;      /* the loader thread has finished */
 	pthread_t loader;
 	bool loading;           /* a loader thread exists and has not been joined */
@@ -72,9 +77,14 @@ static void usage(FILE *f)
 
 static int check(const char *path)
 {
-	sk_snapshot_t *snap;
+	sk_snapshot_t *snap = NULL;
+	sk_priv_t priv;
 	int rc = sk_snapshot_load(path, &snap);
+	/* The user, group and chroot as the start would look them up. */
+	if (!rc && !(rc = sk_priv_resolve(snap->conf, &priv)))
+		sk_priv_free(&priv);
 	if (rc) {
+		sk_snapshot_free(snap);
 		unsigned long n = sk_diag_errors();
 		if (!n) {
 			/* Not a problem inside a file (no memory, ...): say what it was. */
@@ -119,7 +129,13 @@ static int running_init(sk_running_t *r, const sk_conf_t *conf)
 	r->ncpus = conf->ncpus;
 	r->tcp_max_clients = conf->tcp_max_clients;
 	r->tcp_idle_timeout_ms = conf->tcp_idle_timeout_ms;
+	r->tcp_query_timeout_ms = conf->tcp_query_timeout_ms;
 	r->tcp_max_pending = conf->tcp_max_pending;
+	r->stats_interval_s = conf->telemetry.stats_interval_s;
+	if ((conf->user && !(r->user = strdup(conf->user))) ||
+	    (conf->group && !(r->group = strdup(conf->group))) ||
+	    (conf->chroot && !(r->chroot = strdup(conf->chroot))))
+		return -ENOMEM;
 	r->addr = calloc(conf->nlisten, sizeof *r->addr);
 	if (!r->addr)
 		return -ENOMEM;
@@ -129,7 +145,13 @@ static int running_init(sk_running_t *r, const sk_conf_t *conf)
 	return 0;
 }
 
-/* Sockets, threads and TCP limits stay as started; say so when a reload asks otherwise. */
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* Sockets, threads, TCP limits and credentials stay as started; say so when a reload asks
+ * otherwise. */
 static void warn_restart(const sk_running_t *r, const sk_conf_t *conf)
 {
 	bool listen = r->nlisten != conf->nlisten;
@@ -144,8 +166,21 @@ static void warn_restart(const sk_running_t *r, const sk_conf_t *conf)
 		sk_warn("%s: cpus changed: takes effect after a restart", conf->path);
 	if (r->tcp_max_clients != conf->tcp_max_clients ||
 	    r->tcp_idle_timeout_ms != conf->tcp_idle_timeout_ms ||
+	    r->tcp_query_timeout_ms != conf->tcp_query_timeout_ms ||
 	    r->tcp_max_pending != conf->tcp_max_pending)
 		sk_warn("%s: tcp limits changed: they take effect after a restart", conf->path);
+	if (!same_str(r->user, conf->user) || !same_str(r->group, conf->group) ||
+	    !same_str(r->chroot, conf->chroot))
+		sk_warn("%s: user, group or chroot changed: they take effect after a restart",
+			conf->path);
+}
+
+static void running_free(sk_running_t *r)
+{
+	free(r->addr);
+	free(r->user);
+	free(r->group);
+	free(r->chroot);
 }
 
 /* A config without cookies.secret gets the server's own, before its snapshot is published. */
@@ -288,6 +323,8 @@ static int signals_init(sk_app_t *app)
 	uv_signal_init(&app->loop, &app->sig_int);
 	uv_signal_init(&app->loop, &app->sig_usr1);
 	uv_async_init(&app->loop, &app->loaded, on_loaded);
+	uv_timer_init(&app->loop, &app->stats);
+	app->stats.data = app;
 	app->sig_hup.data = app->sig_term.data = app->sig_int.data = app->sig_usr1.data = app;
 	app->loaded.data = app;
 	if ((rc = uv_signal_start(&app->sig_hup, on_hup, SIGHUP)) ||
@@ -316,22 +353,70 @@ static void log_ready(const sk_app_t *app, size_t zones, size_t seized)
 		zones, seized, app->running.workers, addrs);
 }
 
-static void log_stats(const sk_app_t *app)
+/*
+ * The net counters in one line. The start, up to "replies", is the line parsers already know;
+ * the connection limits follow. `what` is "stats" (every stats_interval_s) or "stopped".
+ */
+static void log_stats(const sk_app_t *app, const char *what)
 {
 	sk_net_stats_t s;
 	sk_net_stats(app->net, &s);
-	sk_info("stopped: udp %llu queries, %llu replies, %llu dropped, %llu send errors; "
-		"tcp %llu connections, %llu rejected, %llu timed out, %llu queries, %llu replies",
+	sk_info("%s: udp %llu queries, %llu replies, %llu dropped, %llu send errors; "
+		"tcp %llu connections, %llu rejected, %llu timed out, %llu queries, %llu replies; "
+		"tcp limits: %llu open, %llu evicted, %llu idle timeouts, %llu query timeouts, "
+		"%llu errors", what,
 		(unsigned long long)s.udp_rx, (unsigned long long)s.udp_tx,
 		(unsigned long long)(s.udp_dropped + s.udp_truncated + s.udp_unsent),
 		(unsigned long long)s.udp_send_errors, (unsigned long long)s.tcp_accepted,
-		(unsigned long long)s.tcp_rejected, (unsigned long long)s.tcp_timeouts,
-		(unsigned long long)s.tcp_rx, (unsigned long long)s.tcp_tx);
+		(unsigned long long)s.tcp_rejected,
+		(unsigned long long)(s.tcp_timeouts + s.tcp_query_timeouts),
+		(unsigned long long)s.tcp_rx, (unsigned long long)s.tcp_tx,
+		(unsigned long long)s.tcp_open, (unsigned long long)s.tcp_evicted,
+		(unsigned long long)s.tcp_timeouts, (unsigned long long)s.tcp_query_timeouts,
+		(unsigned long long)s.tcp_errors);
+}
+
+static void on_stats(uv_timer_t *t)
+{
+	log_stats(t->data, "stats");
+}
+
+/*
+ * Everything that needs root happens first: read the config, raise the descriptor limit, bind
+ * every socket. Then the chroot and the switch to server.user, and only then, as that user and
+ * from inside the chroot, the first load of zones and lists and the opening of telemetry files:
+ * exactly what every reload will do, so a file the user cannot read fails the start, not the
+ * first SIGHUP, and the telemetry files belong to the user that rotates and reopens them.
+ */
+static int bind_and_drop(sk_app_t *app, sk_priv_t *priv)
+{
+	sk_conf_t *conf;
+	int rc = sk_conf_load(app->path, &conf);
+	if (rc) {
+		sk_err("%s: cannot start: %s", app->path, sk_strerror(rc));
+		return rc;
+	}
+	if ((rc = sk_priv_resolve(conf, priv))) {
+		sk_err("%s: cannot start: %s", app->path, sk_strerror(rc));
+		goto out;
+	}
+	sk_priv_raise_nofile(conf);
+	if ((rc = running_init(&app->running, conf)) ||
+	    (rc = sk_net_new(conf, &app->net)))
+		goto out;
+	if ((rc = sk_priv_apply(priv)))
+		goto out;
+	if (priv->root)
+		app->path = priv->conf_inside;
+out:
+	sk_conf_free(conf);
+	return rc;
 }
 
 static int run(const char *path)
 {
 	sk_app_t app = { .path = path };
+	sk_priv_t priv = { 0 };
 	sk_snapshot_t *snap;
 	int rc = sk_crypto_init();
 	if (rc) {
@@ -339,17 +424,17 @@ static int run(const char *path)
 		return 1;
 	}
 	sk_random_bytes(app.cookie_secret, sizeof app.cookie_secret);
-	if ((rc = sk_snapshot_load(path, &snap))) {
-		sk_err("%s: cannot start: %s", path, sk_strerror(rc));
-		return 1;
+	if ((rc = bind_and_drop(&app, &priv)))
+		goto fail;
+	if ((rc = sk_snapshot_load(app.path, &snap))) {
+		sk_err("%s: cannot start: %s", app.path, sk_strerror(rc));
+		goto fail;
 	}
 	cookie_default(&app, snap->conf);
+	/* The file was read twice: say so if it changed in between. */
+	warn_restart(&app.running, snap->conf);
 	size_t zones = sk_db_zone_count(snap->db), seized = sk_db_seized_count(snap->db);
-	if ((rc = running_init(&app.running, snap->conf)))
-		sk_snapshot_free(snap);
-	else
-		rc = sk_snapreg_new(app.running.workers, snap, &app.reg);   /* owns snap, even failing */
-	if (rc) {
+	if ((rc = sk_snapreg_new(app.running.workers, snap, &app.reg))) {   /* owns snap, even failing */
 		sk_err("cannot start: %s", sk_strerror(rc));
 		goto fail;
 	}
@@ -360,18 +445,20 @@ static int run(const char *path)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc)
 		goto fail;
-	if ((rc = sk_net_new(snap->conf, app.reg, app.tm, &app.net)))
-		goto fail;
 	if ((rc = signals_init(&app))) {
 		sk_err("signals: %s", sk_strerror(rc));
 		goto fail;
 	}
-	if ((rc = sk_net_start(app.net)))
+	if ((rc = sk_net_start(app.net, app.reg, app.tm)))
 		goto fail;
+	if (app.running.stats_interval_s) {
+		uint64_t ms = (uint64_t)app.running.stats_interval_s * 1000u;
+		uv_timer_start(&app.stats, on_stats, ms, ms);
+	}
 	log_ready(&app, zones, seized);
 	uv_run(&app.loop, UV_RUN_DEFAULT);
 	sk_net_join(app.net);
-	log_stats(&app);
+	log_stats(&app, "stopped");
 fail:
 	/* Each step that failed has said why; sk_net_new names the address it could not bind. */
 	sk_net_free(app.net);
@@ -384,7 +471,9 @@ fail:
 	}
 	sk_snapreg_free(app.reg);
 	sk_tagset_free_all();
-	free(app.running.addr);
+	running_free(&app.running);
+	sk_priv_free(&priv);
+	sk_conf_set_root(NULL);
 	return rc ? 1 : 0;
 }
 
@@ -422,7 +511,11 @@ int main(int argc, char **argv)
 	 * up to 32 MiB, and the next db of a reload (built on a new loader thread, in another arena)
 	 * then keeps tens of megabytes after the old one is gone. */
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-	/* A client that resets its TCP connection must cost an EPIPE, not the process. */
+	/* A client that resets its TCP connection, or a dnstap reader that goes away, must cost an
+	 * EPIPE, not the process. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Files the daemon creates (telemetry) are asked for with mode 0640; whatever umask it was
+	 * started with, that is what they get (and never more for anything else). */
+	umask(027);
 	return run(path);
 }

@@ -19,6 +19,10 @@
 #define DEFAULT_EDNS_SIZE 1232
 #define DEFAULT_TCP_MAX_CLIENTS 250
 #define DEFAULT_TCP_IDLE_TIMEOUT_MS 10000
+/* A query is a few hundred bytes at most and leaves the client in one segment; 5 s covers two
+ * lost segments' retransmissions (an initial RTO of 1 s, then 2 s) on a slow path, while a client
+ * that trickles a byte at a time to keep the idle clock running loses its slot within seconds. */
+#define DEFAULT_TCP_QUERY_TIMEOUT_MS 5000
 #define DEFAULT_TCP_MAX_PENDING 32
 #define MAX_WORKERS 1024
 #define MAX_FILE_SIZE (16u << 20)
@@ -32,12 +36,24 @@
  * Everything one load needs. Problems are reported as they are found and counted here rather
  * than returned, so that one pass reports every mistake in the file instead of the first only.
  */
+/* A path read from the file: the string stored, its line, and whether it was written relative. */
+typedef struct path_rec {
+	const char *stored;
+	unsigned line;
+	bool relative;
+} path_rec_t;
+
 typedef struct ctx {
 	const char *path;       /* for diagnostics */
 	yaml_document_t *doc;
 	unsigned errors;
 	bool nomem;
+	path_rec_t *paths;      /* every path stored, for the chroot check after the parse */
+	size_t npaths, cappaths;
 } ctx_t;
+
+/* The directory the process has chrooted to (sk_conf_set_root), or NULL. */
+static char *g_root;
 
 /*
  * One key a mapping may hold. The parser of a value writes to `obj + off`; `min` and `max` bound
@@ -366,6 +382,21 @@ static void parse_cpus(ctx_t *ctx, const char *where, yaml_node_t *val, const fi
 
 /* ---- zones ---- */
 
+static void note_path(ctx_t *ctx, const char *stored, unsigned line, bool relative)
+{
+	if (ctx->npaths == ctx->cappaths) {
+		size_t cap = ctx->cappaths ? ctx->cappaths * 2 : 16;
+		path_rec_t *p = realloc(ctx->paths, cap * sizeof *p);
+		if (!p) {
+			ctx->nomem = true;
+			return;
+		}
+		ctx->paths = p;
+		ctx->cappaths = cap;
+	}
+	ctx->paths[ctx->npaths++] = (path_rec_t){ stored, line, relative };
+}
+
 /*
  * Store the path in `val` at *dst, replacing what was there. Relative paths are taken from the
  * config file's folder, not from the working directory, so that a config and the files it names
@@ -394,6 +425,8 @@ static void store_path(ctx_t *ctx, const char *where, yaml_node_t *val, char **d
 	}
 	free(*dst);
 	*dst = res;
+	if (res)
+		note_path(ctx, res, node_line(val), file[0] != '/');
 }
 
 static void parse_zone_file(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
@@ -583,6 +616,44 @@ static void parse_seized(ctx_t *ctx, const char *where, yaml_node_t *val, const 
 
 #define CONF_OFF(member) offsetof(sk_conf_t, member)
 
+/* server.user / server.group: a name, and its line for the "no such user" message of main. */
+static void parse_account(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	sk_conf_t *conf = obj;
+	store_string(ctx, where, val, f, obj, "a user or group name");
+	if (f->off == CONF_OFF(user))
+		conf->user_line = node_line(val);
+	else
+		conf->group_line = node_line(val);
+}
+
+/* server.chroot: an absolute folder, kept normalised so that paths can be compared with it. */
+static void parse_chroot(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	sk_conf_t *conf = obj;
+	char got[96];
+	(void)f;
+	if (!want_string(ctx, where, val, "an absolute folder path"))
+		return;
+	if (scalar(val)[0] != '/') {
+		error(ctx, val, "%s: expected an absolute folder path, got %s", where,
+			shown(val, got, sizeof got));
+		return;
+	}
+	char *norm = sk_conf_path_normalize(scalar(val));
+	if (!norm) {
+		ctx->nomem = true;
+		return;
+	}
+	if (!strcmp(norm, "/")) {
+		error(ctx, val, "%s: '/' is no chroot; leave the key out instead", where);
+		free(norm);
+		return;
+	}
+	conf->chroot = norm;
+	conf->chroot_line = node_line(val);
+}
+
 static const field_t server_fields[] = {
 	{ "listen", parse_listen, 0, 0, 0, true, "a list of address@port" },
 	{ "workers", parse_uint, CONF_OFF(workers), 1, MAX_WORKERS, false, NULL },
@@ -593,7 +664,13 @@ static const field_t server_fields[] = {
 	{ "edns_size", parse_u16, CONF_OFF(edns_size), 512, 4096, false, NULL },
 	{ "tcp_max_clients", parse_uint, CONF_OFF(tcp_max_clients), 1, 1000000, false, NULL },
 	{ "tcp_idle_timeout_ms", parse_uint, CONF_OFF(tcp_idle_timeout_ms), 1, 3600000, false, NULL },
+	{ "tcp_query_timeout_ms", parse_uint, CONF_OFF(tcp_query_timeout_ms), 1, 3600000, false, NULL },
 	{ "tcp_max_pending", parse_uint, CONF_OFF(tcp_max_pending), 1, 65535, false, NULL },
+	/* Names as in /etc/passwd and /etc/group; main looks them up (not here: a reload runs
+	 * inside the chroot, where those files need not exist). */
+	{ "user", parse_account, CONF_OFF(user), 1, 255, false, NULL },
+	{ "group", parse_account, CONF_OFF(group), 1, 255, false, NULL },
+	{ "chroot", parse_chroot, CONF_OFF(chroot), 0, 0, false, NULL },
 };
 
 static void parse_server(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
@@ -886,6 +963,98 @@ static const field_t top_fields[] = {
 	{ "cookies", parse_cookies, 0, 0, 0, false, NULL },
 };
 
+/* ---- chroot ---- */
+
+static const path_rec_t *find_path(const ctx_t *ctx, const char *stored)
+{
+	for (size_t i = 0; i < ctx->npaths; i++)
+		if (ctx->paths[i].stored == stored)
+			return &ctx->paths[i];
+	return NULL;
+}
+
+/*
+ * One path under the chroot. Outside it (at start, --check), every file must lie under the
+ * configured chroot, or it could not be read again after the chroot. Inside it (a reload), an
+ * absolute path loses the prefix and a relative one, resolved from the config file's folder,
+ * which is already inside, stays as it is.
+ */
+static void chroot_path(ctx_t *ctx, const char *root, char **slot)
+{
+	const path_rec_t *rec = find_path(ctx, *slot);
+	unsigned line = rec ? rec->line : 0;
+	if (g_root && rec && rec->relative)
+		return;
+	char *norm = sk_conf_path_normalize(*slot);
+	if (!norm) {
+		ctx->nomem = true;
+		return;
+	}
+	const char *inner = sk_conf_path_under(root, norm);
+	if (!inner) {
+		sk_diag(0, ctx->path, line, "'%s' is outside server.chroot '%s': every file must be "
+			"inside it", *slot, root);
+		ctx->errors++;
+	} else if (g_root) {
+		char *in = strdup(inner);
+		if (!in) {
+			ctx->nomem = true;
+		} else {
+			free(*slot);
+			*slot = in;
+		}
+	}
+	free(norm);
+}
+
+static void check_chroot(ctx_t *ctx, sk_conf_t *conf)
+{
+	const char *root = g_root ? g_root : conf->chroot;
+	if (!root)
+		return;
+	if (!g_root) {
+		/* Reloads read the config file itself from inside. */
+		char *self = sk_conf_path_normalize(ctx->path);
+		if (!self) {
+			ctx->nomem = true;
+			return;
+		}
+		if (!sk_conf_path_under(root, self)) {
+			sk_diag(0, ctx->path, conf->chroot_line, "server.chroot: the config file '%s' is "
+				"outside '%s': reloads read it from inside", self, root);
+			ctx->errors++;
+		}
+		free(self);
+	}
+	for (size_t i = 0; i < conf->nzones; i++)
+		if (conf->zones[i].file)
+			chroot_path(ctx, root, &conf->zones[i].file);
+	for (size_t i = 0; i < conf->nseized; i++) {
+		if (conf->seized[i].list)
+			chroot_path(ctx, root, &conf->seized[i].list);
+		if (conf->seized[i].template)
+			chroot_path(ctx, root, &conf->seized[i].template);
+	}
+	if (conf->telemetry.jsonl && conf->telemetry.jsonl->path)
+		chroot_path(ctx, root, &conf->telemetry.jsonl->path);
+	if (conf->telemetry.dnstap && conf->telemetry.dnstap->path)
+		chroot_path(ctx, root, &conf->telemetry.dnstap->path);
+	if (conf->geoip_city)
+		chroot_path(ctx, root, &conf->geoip_city);
+	if (conf->geoip_asn)
+		chroot_path(ctx, root, &conf->geoip_asn);
+}
+
+int sk_conf_set_root(const char *root)
+{
+	char *r = NULL;
+	if (root && !(r = strdup(root)))
+		return -ENOMEM;
+	free(g_root);
+	g_root = r;
+	return 0;
+}
+
 /* ---- loading ---- */
 
 /* Defaults are set before parsing so that a key left out simply keeps its default. */
@@ -898,6 +1067,7 @@ static int set_defaults(sk_conf_t *conf)
 	conf->edns_size = DEFAULT_EDNS_SIZE;
 	conf->tcp_max_clients = DEFAULT_TCP_MAX_CLIENTS;
 	conf->tcp_idle_timeout_ms = DEFAULT_TCP_IDLE_TIMEOUT_MS;
+	conf->tcp_query_timeout_ms = DEFAULT_TCP_QUERY_TIMEOUT_MS;
 	conf->tcp_max_pending = DEFAULT_TCP_MAX_PENDING;
 	conf->telemetry.ring_size = DEFAULT_RING_SIZE;
 	conf->telemetry.flush_ms = DEFAULT_FLUSH_MS;
@@ -1050,6 +1220,8 @@ int sk_conf_load(const char *path, sk_conf_t **out)
 		goto fail;
 	}
 	parse_map(&ctx, "", root, top_fields, sizeof top_fields / sizeof *top_fields, conf);
+	if (!ctx.errors && !ctx.nomem)
+		check_chroot(&ctx, conf);
 	if (ctx.nomem) {
 		rc = -ENOMEM;
 		goto fail;
@@ -1060,6 +1232,7 @@ int sk_conf_load(const char *path, sk_conf_t **out)
 	}
 	yaml_document_delete(&doc);
 	free(text);
+	free(ctx.paths);
 	*out = conf;
 	return 0;
 fail:
@@ -1069,6 +1242,7 @@ fail:
 		yaml_document_delete(&doc);
 	sk_conf_free(conf);
 	free(text);
+	free(ctx.paths);
 	return rc;
 }
 
@@ -1112,6 +1286,9 @@ void sk_conf_free(sk_conf_t *conf)
 	free(conf->geoip_asn);
 	free(conf->version);
 	free(conf->identity);
+	free(conf->user);
+	free(conf->group);
+	free(conf->chroot);
 	free(conf->path);
 	free(conf);
 }

@@ -92,8 +92,14 @@ typedef struct sk_conf {
 	uint16_t edns_size;     /* our EDNS UDP payload size, 512..4096; default 1232 */
 	unsigned tcp_max_clients;   /* cap on open TCP connections per worker; default 250 */
 	unsigned tcp_idle_timeout_ms; /* close a TCP connection idle this long; default 10000 */
+	unsigned tcp_query_timeout_ms; /* a frame must arrive whole this long after its first byte;
+	                                  default 5000 */
 	unsigned tcp_max_pending;   /* queries answered but not yet written, per connection, before
 	                               the connection stops being read; default 32 */
+	char *user;             /* server.user: run as this user after binding; NULL: stay as started */
+	char *group;            /* server.group; NULL: the user's primary group */
+	char *chroot;           /* server.chroot: absolute, normalised (no "..", no trailing /); NULL: none */
+	unsigned user_line, group_line, chroot_line;   /* where they were given, for diagnostics */
 
 	/* zones: */
 	sk_zone_conf_t *zones;
@@ -124,5 +130,25 @@ int sk_conf_load(const char *path, sk_conf_t **out);
 
 /* Free a config from sk_conf_load(). Accepts NULL. */
 void sk_conf_free(sk_conf_t *conf);
+
+/*
+ * Tell the loader that the process has chrooted to `root` (absolute, normalised; NULL: not
+ * chrooted). From then on every sk_conf_load() takes the paths written in a config as seen from
+ * outside, as at start: an absolute path must lie under `root` and loses that prefix; a relative
+ * one is taken from the config file's folder, which is already inside. Call before any thread
+ * that loads configs starts; the string is copied.
+ */
+int sk_conf_set_root(const char *root);
+
+/*
+ * `path` made absolute (from the working directory) and normalised without looking at the disk:
+ * no "." or ".." components, no repeated or trailing "/". Returns a new string (free it) or NULL
+ * when out of memory. A ".." at the root stays at the root, as the kernel has it.
+ */
+char *sk_conf_path_normalize(const char *path);
+
+/* When normalised `path` lies under normalised `root` (or is it), the rest of it from its "/"
+ * on ("/" for root itself); otherwise NULL. */
+const char *sk_conf_path_under(const char *root, const char *path);
 
 #endif

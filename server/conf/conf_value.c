@@ -1,8 +1,11 @@
-/* conf_value.c -- the text of single config values: numbers, address@port, domain names */
+/* conf_value.c -- the text of single config values: numbers, address@port, domain names, paths */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf/conf_internal.h"
 
@@ -119,4 +122,59 @@ bool sk_conf_valid_domain(const char *s)
 	if (label)
 		wire += label + 1;
 	return wire <= 255;
+}
+
+/*
+ * Lexical only: symbolic links are not followed, because the files need not exist yet (telemetry)
+ * and because what matters is the text the chroot prefix is compared with.
+ */
+char *sk_conf_path_normalize(const char *path)
+{
+	char cwd[PATH_MAX] = "";
+	if (path[0] != '/' && !getcwd(cwd, sizeof cwd))
+		cwd[0] = '\0';
+	size_t cap = strlen(cwd) + strlen(path) + 3;
+	char *out = malloc(cap);
+	if (!out)
+		return NULL;
+	size_t n = 0;
+	/* Components are appended one at a time; ".." removes the last one. */
+	for (int part = path[0] == '/' ? 1 : 0; part < 2; part++) {
+		const char *p = part ? path : cwd;
+		while (*p) {
+			while (*p == '/')
+				p++;
+			const char *end = strchrnul(p, '/');
+			size_t len = (size_t)(end - p);
+			if (len == 0 || (len == 1 && p[0] == '.')) {
+				/* nothing */
+			} else if (len == 2 && p[0] == '.' && p[1] == '.') {
+				while (n && out[n - 1] != '/')
+					n--;
+				if (n)
+					n--;
+			} else {
+				out[n++] = '/';
+				memcpy(out + n, p, len);
+				n += len;
+			}
+			p = end;
+		}
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = '\0';
+	return out;
+}
+
+const char *sk_conf_path_under(const char *root, const char *path)
+{
+	size_t len = strlen(root);
+	if (!strcmp(root, "/"))
+		return path;
+	if (strncmp(root, path, len))
+		return NULL;
+	if (path[len] == '\0')
+		return "/";
+	return path[len] == '/' ? path + len : NULL;
 }

@@ -27,30 +27,37 @@ typedef struct sk_net_stats {
 	uint64_t udp_recv_errors; /* recvmmsg failures other than EAGAIN */
 	uint64_t udp_unsent;      /* replies still waiting for the socket when it was closed */
 	uint64_t tcp_accepted;    /* connections taken on */
-	uint64_t tcp_rejected;    /* connections closed at once: the worker was at tcp_max_clients */
+	uint64_t tcp_open;        /* connections open now (a gauge, not a counter) */
+	uint64_t tcp_evicted;     /* connections closed to make room for a new one at tcp_max_clients */
+	uint64_t tcp_rejected;    /* connections closed at once: no memory, or the worker was stopping */
 	uint64_t tcp_rx;          /* frames received (zero-length ones included) */
 	uint64_t tcp_tx;          /* replies written out completely */
 	uint64_t tcp_dropped;     /* frames that got no answer: zero-length, oversized, or dropped */
 	uint64_t tcp_timeouts;    /* connections closed after tcp_idle_timeout_ms without progress */
+	uint64_t tcp_query_timeouts; /* connections closed: a frame took over tcp_query_timeout_ms */
 	uint64_t tcp_errors;      /* connections closed on a read or write error */
 } sk_net_stats_t;
 
 /*
  * Open, bind and listen on every socket for every worker, in the calling thread, so that a bad
- * address fails here with an error naming it (logged) before any thread starts. Reads `conf` (listen
- * addresses, workers, tcp_* limits) and keeps copies, not pointers: a later reload cannot change
- * them. `reg` is borrowed, must have `conf->workers` readers and outlive the net. `tm` (borrowed,
- * NULL when telemetry is off) gives worker i its ring sk_telemetry_ring(tm, i); every answered
- * query is pushed there, or counted as dropped when the ring is full.
+ * address fails here with an error naming it (logged) before any thread starts, and before the
+ * daemon gives up root. Reads `conf` (listen addresses, workers, cpus, tcp_* limits) and keeps
+ * copies, not pointers: `conf` may be freed afterwards, and a later reload cannot change them.
  * Returns 0 and stores the net in *out, or a negative code with nothing left open.
  */
-int sk_net_new(const sk_conf_t *conf, sk_snapreg_t *reg, sk_telemetry_t *tm, sk_net_t **out);
+int sk_net_new(const sk_conf_t *conf, sk_net_t **out);
 
 /*
- * Start the worker threads. They run with every signal that the daemon handles blocked, so the
- * main thread's loop receives them. Returns 0, or a negative code with no thread left running.
+ * Start the worker threads. `reg` is borrowed, must have as many readers as the net has workers
+ * and outlive the net. `tm` (borrowed, NULL when telemetry is off) gives worker i its ring
+ * sk_telemetry_ring(tm, i); every answered query is pushed there, or counted as dropped when the
+ * ring is full. The threads run with every signal that the daemon handles blocked, so the main
+ * thread's loop receives them. Returns 0, or a negative code with no thread left running.
  */
-int sk_net_start(sk_net_t *net);
+int sk_net_start(sk_net_t *net, sk_snapreg_t *reg, sk_telemetry_t *tm);
+
+/* Number of worker threads (server.workers as started). */
+unsigned sk_net_workers(const sk_net_t *net);
 
 /*
  * Ask every worker to stop, from any thread, without waiting: each finishes the batch it is in,

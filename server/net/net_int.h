@@ -29,6 +29,7 @@ typedef struct sk_tcp_listener {
 typedef struct sk_net_limits {
 	unsigned tcp_max_clients;
 	unsigned tcp_idle_timeout_ms;
+	unsigned tcp_query_timeout_ms;
 	unsigned tcp_max_pending;
 } sk_net_limits_t;
 
@@ -48,7 +49,8 @@ struct sk_worker {
 	size_t nsock;           /* one UDP socket and one TCP listener per listen address */
 	sk_udp_t **udp;
 	sk_tcp_listener_t *tcp;
-	sk_tcp_conn_t *conns;   /* open connections, a doubly linked list */
+	sk_tcp_conn_t *conns;   /* open connections, most recently active first (tcp.c) */
+	sk_tcp_conn_t *conns_tail;  /* the least recently active: the first to evict */
 	unsigned nconn;
 	bool stopping;
 	unsigned drain_ms;      /* set with the stop request, read after `wake` fires */

@@ -1,4 +1,4 @@
-/* tcp.c -- DNS over TCP (RFC 7766): framing, pipelining, limits, idle timeout */
+/* tcp.c -- DNS over TCP (RFC 7766): framing, pipelining, limits, timeouts, eviction at the cap */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,14 +29,22 @@
  *
  * `stalled`: an answerable frame waits because tcp_max_pending replies are unwritten or the
  * output has no room for one more; reading stops until a write completes.
+ *
+ * Time limits (loop milliseconds, uv_now): `idle_at` is tcp_idle_timeout_ms after the last
+ * progress; `frame_at`, when not 0, is tcp_query_timeout_ms after the first byte of the frame
+ * now arriving. One timer runs to the earlier of the two.
+ *
+ * The worker's connections form a list in order of last progress, most recent first (prev/next;
+ * w->conns is the head, w->conns_tail the tail): at tcp_max_clients the tail is evicted.
  */
 struct sk_tcp_conn {
 	uv_tcp_t h;
-	uv_timer_t idle;
+	uv_timer_t timer;       /* the idle and per-query clocks, whichever is due first */
 	uv_write_t wr;
 	sk_worker_t *w;
 	sk_tcp_conn_t *prev, *next;
-	unsigned handles;       /* of h and idle, still open */
+	uint64_t idle_at, frame_at;
+	unsigned handles;       /* of h and timer, still open */
 	uint32_t in_len, skip;
 	uint32_t out_len, out_busy;
 	unsigned pending;       /* replies in out[] */
@@ -56,11 +64,8 @@ static void on_conn_closed(uv_handle_t *h)
 		free(c);
 }
 
-static void conn_close(sk_tcp_conn_t *c)
+static void lru_unlink(sk_tcp_conn_t *c)
 {
-	if (c->closing)
-		return;
-	c->closing = true;
 	sk_worker_t *w = c->w;
 	if (c->prev)
 		c->prev->next = c->next;
@@ -68,25 +73,78 @@ static void conn_close(sk_tcp_conn_t *c)
 		w->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	else
+		w->conns_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void lru_push_front(sk_tcp_conn_t *c)
+{
+	sk_worker_t *w = c->w;
+	c->prev = NULL;
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	else
+		w->conns_tail = c;
+	w->conns = c;
+}
+
+static void conn_close(sk_tcp_conn_t *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	sk_worker_t *w = c->w;
+	lru_unlink(c);
 	w->nconn--;
+	__atomic_store_n(&w->ctr.tcp_open, w->nconn, __ATOMIC_RELAXED);
 	/* A write still in flight is cancelled by libuv (on_write sees UV_ECANCELED) before the
 	 * close callbacks run, so nothing touches c after it is freed. */
 	uv_close((uv_handle_t *)&c->h, on_conn_closed);
-	uv_close((uv_handle_t *)&c->idle, on_conn_closed);
+	uv_close((uv_handle_t *)&c->timer, on_conn_closed);
 }
 
-static void on_idle(uv_timer_t *t)
+static void conn_arm(sk_tcp_conn_t *c);
+
+/*
+ * The connection's one timer: a frame that took longer than tcp_query_timeout_ms to arrive
+ * (a client trickling bytes keeps the idle clock from running out, not this one), or no
+ * progress for tcp_idle_timeout_ms.
+ */
+static void on_timer(uv_timer_t *t)
 {
 	sk_tcp_conn_t *c = t->data;
-	sk_ctr_add(&c->w->ctr.tcp_timeouts, 1);
-	conn_close(c);
+	uint64_t now = uv_now(&c->w->loop);
+	if (c->frame_at && now >= c->frame_at) {
+		sk_ctr_add(&c->w->ctr.tcp_query_timeouts, 1);
+		conn_close(c);
+	} else if (now >= c->idle_at) {
+		sk_ctr_add(&c->w->ctr.tcp_timeouts, 1);
+		conn_close(c);
+	} else {
+		conn_arm(c);
+	}
 }
 
-/* Any progress, a read or a completed write, restarts the idle clock; a client that neither
- * sends nor takes our replies is closed when it runs out. */
+static void conn_arm(sk_tcp_conn_t *c)
+{
+	uint64_t now = uv_now(&c->w->loop);
+	uint64_t due = c->frame_at && c->frame_at < c->idle_at ? c->frame_at : c->idle_at;
+	uv_timer_start(&c->timer, on_timer, due > now ? due - now : 0, 0);
+}
+
+/* Any progress, a read or a completed write, restarts the idle clock and makes the connection
+ * the most recently active; a client that neither sends nor takes our replies is closed when
+ * the clock runs out, and is the first to go when the worker is full. */
 static void conn_touch(sk_tcp_conn_t *c)
 {
-	uv_timer_start(&c->idle, on_idle, c->w->limits->tcp_idle_timeout_ms, 0);
+	c->idle_at = uv_now(&c->w->loop) + c->w->limits->tcp_idle_timeout_ms;
+	if (c->w->conns != c) {
+		lru_unlink(c);
+		lru_push_front(c);
+	}
+	conn_arm(c);
 }
 
 /* Read when there is room to answer and a reason to. */
@@ -137,6 +195,26 @@ static void conn_flush(sk_tcp_conn_t *c)
 }
 
 /*
+ * The per-query clock: it starts at the first byte of a frame and stops when the frame is
+ * complete. A stalled connection is not read, so the frame it holds cannot be finished by the
+ * client; its clock waits until reading resumes.
+ */
+static void conn_frame_clock(sk_tcp_conn_t *c, bool frame_done)
+{
+	bool partial = !c->stalled && !c->closing && (c->in_len || c->skip);
+	uint64_t at = c->frame_at;
+	if (!partial)
+		at = 0;
+	else if (frame_done || !at)
+		at = uv_now(&c->w->loop) + c->w->limits->tcp_query_timeout_ms;
+	if (at != c->frame_at) {
+		c->frame_at = at;
+		if (!c->closing)
+			conn_arm(c);
+	}
+}
+
+/*
  * Answer the complete frames in in[], in order, as far as the limits allow; keep the partial
  * frame at the front of in[]. The snapshot is entered only if a frame gets answered, and left
  * before any system call.
@@ -150,6 +228,7 @@ static void conn_process(sk_tcp_conn_t *c)
 	unsigned frames = 0, dropped = 0;
 	uint64_t now = 0;
 	sk_client_t client = { .addr = (const struct sockaddr *)&c->peer };
+	bool frame_done = false;    /* a frame ended here: a partial one left is a new one */
 
 	c->stalled = false;
 	while (!c->closing && !w->stopping) {
@@ -160,6 +239,7 @@ static void conn_process(sk_tcp_conn_t *c)
 			off += n;
 			if (c->skip)
 				break;
+			frame_done = true;
 			continue;
 		}
 		if (avail < 2)
@@ -171,6 +251,7 @@ static void conn_process(sk_tcp_conn_t *c)
 			dropped++;
 			c->skip = flen;
 			off += 2;
+			frame_done |= flen == 0;
 			continue;
 		}
 		if (avail < 2u + flen)
@@ -190,6 +271,7 @@ static void conn_process(sk_tcp_conn_t *c)
 			c->out + c->out_len + 2, SK_MSG_MAX, &info);
 		off += 2u + flen;
 		frames++;
+		frame_done = true;
 		if (!len) {
 			dropped++;
 			continue;
@@ -211,6 +293,7 @@ static void conn_process(sk_tcp_conn_t *c)
 		memmove(c->in, c->in + off, c->in_len - off);
 		c->in_len -= off;
 	}
+	conn_frame_clock(c, frame_done);
 	conn_flush(c);
 	conn_update_reading(c);
 }
@@ -268,10 +351,10 @@ static void free_handle(uv_handle_t *h)
 }
 
 /*
- * At tcp_max_clients the connection is accepted and closed at once rather than left in the
- * backlog: with SO_REUSEPORT the kernel keeps routing new clients to this worker's listener,
- * and a listener that stops accepting would leave them hanging until their own timeout. A
- * prompt close tells the client to retry (another source port likely lands on another worker).
+ * A connection that cannot be taken on (no memory, or the worker is stopping) is accepted and
+ * closed at once rather than left in the backlog: with SO_REUSEPORT the kernel keeps routing new
+ * clients to this worker's listener, and a listener that stops accepting would leave them
+ * hanging until their own timeout. A prompt close tells the client to retry.
  */
 static void reject(uv_stream_t *server)
 {
@@ -288,6 +371,31 @@ static void reject(uv_stream_t *server)
 	sk_ctr_add(&w->ctr.tcp_rejected, 1);
 }
 
+/* How far from the tail eviction looks for a connection with nothing in progress. */
+#define SK_EVICT_SCAN 16
+
+/*
+ * The worker is at tcp_max_clients: make room by closing the connection that made progress
+ * least recently, preferring one with nothing in progress (no partial query, no reply being
+ * written) among the oldest few. Refusing the newcomer instead would let clients that connect
+ * and then sit idle lock every real client out until their idle timeout; this way holding a
+ * slot takes activity, and an idle flood only evicts itself.
+ */
+static void evict(sk_worker_t *w)
+{
+	sk_tcp_conn_t *c = w->conns_tail, *victim = c;
+	for (unsigned i = 0; c && i < SK_EVICT_SCAN; c = c->prev, i++) {
+		if (!c->in_len && !c->skip && !c->out_len) {
+			victim = c;
+			break;
+		}
+	}
+	if (!victim)
+		return;
+	sk_ctr_add(&w->ctr.tcp_evicted, 1);
+	conn_close(victim);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	sk_worker_t *w = ((sk_tcp_listener_t *)server->data)->w;
@@ -296,10 +404,12 @@ static void on_connection(uv_stream_t *server, int status)
 		sk_debug("tcp accept: %s", uv_strerror(status));
 		return;
 	}
-	if (w->nconn >= w->limits->tcp_max_clients || w->stopping) {
+	if (w->stopping) {
 		reject(server);
 		return;
 	}
+	if (w->nconn >= w->limits->tcp_max_clients)
+		evict(w);
 	sk_tcp_conn_t *c = malloc(sizeof *c);
 	if (!c) {
 		reject(server);
@@ -308,15 +418,13 @@ static void on_connection(uv_stream_t *server, int status)
 	/* Only the bookkeeping is cleared: the buffers are written before they are read. */
 	memset(c, 0, offsetof(sk_tcp_conn_t, in));
 	c->w = w;
-	c->h.data = c->idle.data = c->wr.data = c;
+	c->h.data = c->timer.data = c->wr.data = c;
 	uv_tcp_init(&w->loop, &c->h);
-	uv_timer_init(&w->loop, &c->idle);
+	uv_timer_init(&w->loop, &c->timer);
 	c->handles = 2;
-	c->next = w->conns;
-	if (w->conns)
-		w->conns->prev = c;
-	w->conns = c;
+	lru_push_front(c);
 	w->nconn++;
+	__atomic_store_n(&w->ctr.tcp_open, w->nconn, __ATOMIC_RELAXED);
 	if (uv_accept(server, (uv_stream_t *)&c->h)) {
 		sk_ctr_add(&w->ctr.tcp_errors, 1);
 		conn_close(c);

@@ -118,12 +118,10 @@ fail:
 	return rc;
 }
 
-static int worker_init(sk_net_t *net, sk_worker_t *w, unsigned id, sk_telemetry_t *tm)
+static int worker_init(sk_net_t *net, sk_worker_t *w, unsigned id)
 {
 	int rc;
 	w->net = net;
-	w->ring = sk_telemetry_ring(tm, id);
-	w->reg = net->reg;
 	w->limits = &net->limits;
 	w->id = id;
 	if ((rc = uv_loop_init(&w->loop)))
@@ -139,7 +137,7 @@ static int worker_init(sk_net_t *net, sk_worker_t *w, unsigned id, sk_telemetry_
 	return w->udp && w->tcp ? 0 : -ENOMEM;
 }
 
-int sk_net_new(const sk_conf_t *conf, sk_snapreg_t *reg, sk_telemetry_t *tm, sk_net_t **out)
+int sk_net_new(const sk_conf_t *conf, sk_net_t **out)
 {
 	int rc = -ENOMEM;
 	sk_net_t *net = calloc(1, sizeof *net);
@@ -155,10 +153,10 @@ int sk_net_new(const sk_conf_t *conf, sk_snapreg_t *reg, sk_telemetry_t *tm, sk_
 		net->ncpus = conf->ncpus;
 	}
 	net->nlisten = conf->nlisten;
-	net->reg = reg;
 	net->limits = (sk_net_limits_t){
-		.tcp_max_clients = conf->tcp_max_clients,
+		.tcp_max_clients = conf->tcp_max_clients ? conf->tcp_max_clients : 1,
 		.tcp_idle_timeout_ms = conf->tcp_idle_timeout_ms,
+		.tcp_query_timeout_ms = conf->tcp_query_timeout_ms,
 		/* 0 would never answer anything: treat it as one reply at a time. */
 		.tcp_max_pending = conf->tcp_max_pending ? conf->tcp_max_pending : 1,
 	};
@@ -169,7 +167,7 @@ int sk_net_new(const sk_conf_t *conf, sk_snapreg_t *reg, sk_telemetry_t *tm, sk_
 		goto fail;
 	memset(net->workers, 0, net->nworkers * sizeof *net->workers);
 	for (unsigned j = 0; j < net->nworkers; j++)
-		if ((rc = worker_init(net, &net->workers[j], j, tm)))
+		if ((rc = worker_init(net, &net->workers[j], j)))
 			goto fail;
 	for (size_t i = 0; i < net->nlisten; i++)
 		if ((rc = open_listen(net, &conf->listen[i], i)))
@@ -181,10 +179,16 @@ fail:
 	return rc;
 }
 
-int sk_net_start(sk_net_t *net)
+int sk_net_start(sk_net_t *net, sk_snapreg_t *reg, sk_telemetry_t *tm)
 {
 	int rc = 0;
 	sigset_t block, old;
+	/* Set before the threads exist: pthread_create orders these writes before their reads. */
+	net->reg = reg;
+	for (unsigned j = 0; j < net->nworkers; j++) {
+		net->workers[j].reg = reg;
+		net->workers[j].ring = sk_telemetry_ring(tm, j);
+	}
 	/* Signals go to the main thread's loop; a worker must never be the one interrupted. */
 	sigemptyset(&block);
 	sigaddset(&block, SIGHUP);
@@ -260,6 +264,11 @@ void sk_net_free(sk_net_t *net)
 	free(net->threads);
 	free(net->listen_text);
 	free(net);
+}
+
+unsigned sk_net_workers(const sk_net_t *net)
+{
+	return net->nworkers;
 }
 
 size_t sk_net_listen_count(const sk_net_t *net)

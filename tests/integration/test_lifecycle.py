@@ -1,5 +1,6 @@
 """test_lifecycle -- `--check`, SIGHUP reload (good and broken), graceful shutdown."""
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -301,6 +302,70 @@ def test_sighup_storm(make_server):
             break
         time.sleep(0.1)
     assert got == ("NOERROR", {"www.sinkhole.test. 3600 IN A 192.0.2.109"})
+    assert srv.alive()
+
+
+RELOAD_EVENT = re.compile(r"sinkholed\[\d+\]: \w+: (reloading |reloaded: generation (\d+)|"
+                          r"reload failed, keeping generation (\d+))")
+
+
+def reload_events(text):
+    """[("start", None) | ("done", generation) | ("failed", kept generation)] in log order."""
+    out = []
+    for m in RELOAD_EVENT.finditer(text):
+        if m.group(1).startswith("reloading"):
+            out.append(("start", None))
+        elif m.group(2):
+            out.append(("done", int(m.group(2))))
+        else:
+            out.append(("failed", int(m.group(3))))
+    return out
+
+
+def test_sighup_storm_100_in_a_second(make_server, tmp_path):
+    """100 SIGHUPs within a second, the zone rewritten before each: reloads never overlap (the
+    log shows each reload end before the next one starts, generations one apart), SIGHUPs that
+    arrive during a reload are folded (a 100,000-domain list makes each reload take longer
+    than the gap between signals, so there are fewer reloads than signals), and the last edit
+    is what the server ends up serving."""
+    shutil.copy(sk.HERE / "seized" / "sinkhole.zone", tmp_path / "template.zone")
+    with open(tmp_path / "big.list", "w") as f:
+        for i in range(100000):
+            f.write(f"storm{i:06d}.example\n")
+    srv = make_server(seized=[(str(tmp_path / "big.list"), str(tmp_path / "template.zone"), None)])
+    zone = srv.workdir / "sinkhole.test.zone"
+    start = srv.log_size()
+    t0 = time.monotonic()
+    for i in range(100):
+        tmp = zone.with_suffix(".tmp")
+        tmp.write_text(zone.read_text())
+        edit_sink_zone(tmp, f"198.51.100.{i}", 2024020100 + i)
+        tmp.replace(zone)          # whole files only: a reload never sees half an edit
+        srv.proc.send_signal(signal.SIGHUP)
+        time.sleep(max(0.0, t0 + (i + 1) / 100 - time.monotonic()))
+    want = ("NOERROR", {"www.sinkhole.test. 3600 IN A 198.51.100.99"})
+    deadline = time.monotonic() + 30
+    events = []
+    while time.monotonic() < deadline:
+        assert srv.alive(), srv.log_text()[-2000:]
+        events = reload_events(srv.log_text(start))
+        idle = events and events[-1][0] != "start"
+        if idle and a_of(srv, "www.sinkhole.test") == want:
+            time.sleep(0.3)        # a reload still owed would have started by now
+            events = reload_events(srv.log_text(start))
+            if events[-1][0] != "start":
+                break
+        time.sleep(0.05)
+    assert a_of(srv, "www.sinkhole.test") == want
+    assert serial_of(srv, "sinkhole.test") == 2024020199
+    kinds = [k for k, _ in events]
+    assert kinds[0::2] == ["start"] * (len(kinds) // 2) and \
+        all(k != "start" for k in kinds[1::2]) and len(kinds) % 2 == 0, \
+        f"reloads overlapped or did not finish: {kinds}"
+    done = [g for k, g in events if k == "done"]
+    assert done == list(range(2, 2 + len(done))), f"generations not one apart: {done}"
+    assert len(done) == len(kinds) // 2, f"a reload failed: {events}"
+    assert 1 <= len(done) < 100, f"{len(done)} reloads for 100 SIGHUPs: nothing was folded"
     assert srv.alive()
 
 

@@ -1,5 +1,6 @@
 """test_tcp -- DNS over TCP per RFC 7766: framing, pipelining, partial reads and writes, idle
-timeout, connection cap."""
+timeout, connection cap (eviction of the least active connection)."""
+import re
 import socket
 import struct
 import time
@@ -182,40 +183,45 @@ def connection_served(srv, sock, qid, timeout=1.0):
         return False
 
 
-def test_connection_cap(make_server):
+def test_connection_cap_evicts_least_active(make_server):
+    """At tcp_max_clients a newcomer is served and the connection that made progress least
+    recently goes, one with nothing in progress before one holding half a query."""
     cap = 4
-    srv = make_server(workers=1, tcp_max_clients=cap, tcp_idle_timeout_ms=20000)
+    srv = make_server(workers=1, tcp_max_clients=cap, tcp_idle_timeout_ms=20000,
+                      extra_server="  tcp_query_timeout_ms: 20000")
     held = []
     try:
         for i in range(cap):
-            s = sk.tcp_connect(srv, 4)
-            held.append(s)
-            assert connection_served(srv, s, 100 + i), f"connection {i} within the cap not served"
-        extra = []
-        for i in range(3):
-            try:
-                extra.append(sk.tcp_connect(srv, 4, timeout=1.0))
-            except (socket.timeout, ConnectionRefusedError, ConnectionResetError):
-                extra.append(None)
-        served_extra = [e is not None and connection_served(srv, e, 200 + i, timeout=1.0)
-                        for i, e in enumerate(extra)]
-        assert not any(served_extra), f"connections over the cap of {cap} were served: {served_extra}"
-        for i, s in enumerate(held):
-            assert connection_served(srv, s, 300 + i), f"connection {i} within the cap stopped working"
-        for e in extra:
-            if e is not None:
-                e.close()
-        for s in held:
-            s.close()
-        held.clear()
-        # the slots free up: a new connection is served again (bounded retry)
-        deadline = time.monotonic() + 5
-        ok = False
-        while time.monotonic() < deadline and not ok:
-            with sk.tcp_connect(srv, 4) as s:
-                ok = connection_served(srv, s, 400, timeout=1.0)
-        assert ok, "no new connection served after the old ones closed"
-        assert srv.alive()
+            held.append(sk.tcp_connect(srv, 4))
+        # held[0] starts a query and stops halfway: the least recently active, but busy.
+        q0 = sk.frame(sk.make_query("www.sinkhole.test", "A", qid=500).to_wire())
+        held[0].sendall(q0[:5])
+        time.sleep(0.05)
+        for i in (1, 2, 3):   # then each of the others is used: held[1] is the oldest idle one
+            assert connection_served(srv, held[i], 100 + i), f"connection {i} within the cap not served"
+        newcomer = sk.tcp_connect(srv, 4)
+        held.append(newcomer)
+        assert connection_served(srv, newcomer, 200), "a newcomer at the cap was not served"
+        assert wait_closed(held[1], 5.0), "the least recently active idle connection was not evicted"
+        held[0].sendall(q0[5:])
+        m = dns.message.from_wire(sk.recv_frame(held[0]))
+        assert m.id == 500, "the connection with a query in progress was evicted instead"
+        for i in (2, 3):
+            assert connection_served(srv, held[i], 300 + i), f"connection {i} stopped working"
+        # Now held[2] is the least recently active: the next newcomer takes its place.
+        time.sleep(0.05)
+        for i in (3, 0):
+            assert connection_served(srv, held[i], 400 + i)
+        assert connection_served(srv, newcomer, 410)
+        second = sk.tcp_connect(srv, 4)
+        held.append(second)
+        assert connection_served(srv, second, 420)
+        assert wait_closed(held[2], 5.0), "the least recently active connection was not evicted"
+        assert srv.stop() == 0
+        m = re.search(r"stopped: .*tcp (\d+) connections, .*tcp limits: \d+ open, (\d+) evicted",
+                      srv.log_text())
+        assert m, srv.log_text()[-2000:]
+        assert (int(m.group(1)), int(m.group(2))) == (6, 2), m.group(0)
     finally:
         for s in held:
             s.close()

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf/conf.h"
@@ -145,6 +146,12 @@ static void test_full(void)
 	is_int(c->tcp_max_clients, 100, "tcp_max_clients");
 	is_int(c->tcp_idle_timeout_ms, 5000, "tcp_idle_timeout_ms");
 	is_int(c->tcp_max_pending, 8, "tcp_max_pending");
+	is_int(c->tcp_query_timeout_ms, 2000, "tcp_query_timeout_ms");
+	ok(str_is(c->user, "nobody"), "user");
+	is_int(c->user_line, 13, "user line");
+	ok(str_is(c->group, "nogroup"), "group");
+	is_int(c->group_line, 14, "group line");
+	ok(c->chroot == NULL, "no chroot");
 
 	is_int(c->nzones, 3, "three zones");
 	if (c->nzones == 3) {
@@ -152,7 +159,7 @@ static void test_full(void)
 		snprintf(want, sizeof want, "%s/conf/aitism.net.zone", datadir);
 		ok(str_is(z[0].file, want), "relative zone file resolved against the config folder");
 		ok(str_is(z[0].name, "aitism.net"), "zone name as written");
-		is_int(z[0].line, 13, "zone line");
+		is_int(z[0].line, 16, "zone line");
 		is_int(z[0].ntags, 2, "two tags");
 		if (z[0].ntags == 2) {
 			ok(str_is(z[0].tags[0].key, "case") &&
@@ -162,7 +169,7 @@ static void test_full(void)
 		}
 		ok(str_is(z[1].file, "/var/lib/sinkholed/other.zone"), "absolute zone file kept");
 		ok(z[1].name == NULL, "name omitted is NULL");
-		is_int(z[1].line, 16, "second zone line");
+		is_int(z[1].line, 19, "second zone line");
 		is_int(z[1].ntags, 2, "block-style tags");
 		if (z[1].ntags == 2) {
 			ok(str_is(z[1].tags[0].key, "empty") && str_is(z[1].tags[0].value, ""),
@@ -181,7 +188,7 @@ static void test_full(void)
 		snprintf(want, sizeof want, "%s/conf/seized/necurs.list", datadir);
 		ok(str_is(sz[0].list, want), "relative list path resolved against the config folder");
 		ok(str_is(sz[0].template, "/etc/sinkholed/templates/sinkhole.zone"), "absolute template kept");
-		is_int(sz[0].line, 23, "seized list line");
+		is_int(sz[0].line, 26, "seized list line");
 		is_int(sz[0].ntags, 3, "three tags on the list");
 		if (sz[0].ntags == 3)
 			ok(str_is(sz[0].tags[2].key, "family") && str_is(sz[0].tags[2].value, "necurs"),
@@ -218,6 +225,8 @@ static void test_defaults(void)
 	is_int(c->tcp_max_clients, 250, "tcp_max_clients default");
 	is_int(c->tcp_idle_timeout_ms, 10000, "tcp_idle_timeout_ms default");
 	is_int(c->tcp_max_pending, 32, "tcp_max_pending default");
+	is_int(c->tcp_query_timeout_ms, 5000, "tcp_query_timeout_ms default");
+	ok(!c->user && !c->group && !c->chroot, "user, group, chroot default: none");
 	ok(c->zones == NULL && c->nzones == 0, "no zones");
 	is_int(c->telemetry.ring_size, 16384, "ring_size default");
 	is_int(c->telemetry.flush_ms, 1000, "flush_ms default");
@@ -442,6 +451,11 @@ static const struct bad bad_configs[] = {
 	{ "bad_tcp.yaml", SK_EPARSE, 3, 3, "server.tcp_max_clients: expected a whole number from 1 to 1000000, got '0'" },
 	{ "bad_tcp.yaml", SK_EPARSE, 3, 4, "server.tcp_idle_timeout_ms: expected a whole number from 1 to 3600000, got '3600001'" },
 	{ "bad_tcp.yaml", SK_EPARSE, 3, 5, "server.tcp_max_pending: expected a whole number from 1 to 65535, got '65536'" },
+	{ "bad_priv.yaml", SK_EPARSE, 4, 3, "server.tcp_query_timeout_ms: expected a whole number from 1 to 3600000, got '0'" },
+	{ "bad_priv.yaml", SK_EPARSE, 4, 4, "server.user: expected a user or group name, got nothing" },
+	{ "bad_priv.yaml", SK_EPARSE, 4, 5, "server.group: expected 1 to 255 characters, got 0" },
+	{ "bad_priv.yaml", SK_EPARSE, 4, 6, "server.chroot: expected an absolute folder path, got 'srv/sinkholed'" },
+	{ "bad_chroot_root.yaml", SK_EPARSE, 1, 3, "server.chroot: '/' is no chroot; leave the key out instead" },
 	{ "bad_server_list.yaml", SK_EPARSE, 1, 2, "server: expected a mapping of keys, got a list" },
 	{ "bad_root_scalar.yaml", SK_EPARSE, 1, 2, "expected a mapping of keys, got 'hello'" },
 	/* telemetry and geoip: every problem of the sections in one pass */
@@ -512,6 +526,87 @@ static void test_unreadable(void)
 	ok(has_diag(path, 0, "Is a directory"), "a folder: strerror in the message");
 }
 
+static void normalized_is(const char *in, const char *want)
+{
+	char *got = sk_conf_path_normalize(in);
+	ok(got && str_is(got, want), "normalize '%s' -> '%s' (got '%s')", in, want, got ? got : "NULL");
+	free(got);
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f)) {
+		perror(path);
+		exit(2);
+	}
+}
+
+/*
+ * server.chroot: every path must lie under it; once the process is inside (sk_conf_set_root),
+ * absolute paths lose the prefix and paths relative to the config (already inside) stay.
+ */
+static void test_chroot(void)
+{
+	char dir[] = "/tmp/sk-conf-chroot-XXXXXX", path[256], text[1024], want[512];
+	sk_conf_t *c = NULL;
+
+	normalized_is("/a/./b//../c/", "/a/c");
+	normalized_is("/..", "/");
+	normalized_is("/srv/x/../../..", "/");
+	normalized_is("//srv", "/srv");
+	ok(sk_conf_path_under("/srv", "/srv/a") && str_is(sk_conf_path_under("/srv", "/srv/a"), "/a"),
+		"under: /srv/a is /a inside /srv");
+	ok(str_is(sk_conf_path_under("/srv", "/srv"), "/"), "under: /srv itself is /");
+	ok(!sk_conf_path_under("/srv", "/srvx/a"), "under: /srvx is not under /srv");
+	ok(!sk_conf_path_under("/srv", "/etc/passwd"), "under: /etc is not under /srv");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	snprintf(path, sizeof path, "%s/etc/sinkholed.yml", dir);
+	snprintf(text, sizeof text, "%s/etc", dir);
+	mkdir(text, 0700);
+	snprintf(text, sizeof text,
+		"server:\n  listen: [\"127.0.0.1@53\"]\n  chroot: %s/\n"
+		"zones:\n  - file: ../zones/a.zone\n  - file: %s/zones/b.zone\n"
+		"telemetry:\n  jsonl: {path: /var/log/outside.jsonl}\n", dir, dir);
+	write_text(path, text);
+	int rc = load_captured(path, &c);
+	is_int(rc, SK_EPARSE, "chroot: a path outside it is an error");
+	snprintf(want, sizeof want, "'/var/log/outside.jsonl' is outside server.chroot '%s'", dir);
+	ok(has_diag(path, 8, want), "chroot: %s:8: ...%s", path, want);
+
+	snprintf(text, sizeof text,
+		"server:\n  listen: [\"127.0.0.1@53\"]\n  chroot: %s/\n"
+		"zones:\n  - file: ../zones/a.zone\n  - file: %s/zones/b.zone\n", dir, dir);
+	write_text(path, text);
+	rc = load_captured(path, &c);
+	is_int(rc, 0, "chroot: every path inside loads");
+	if (!rc) {
+		ok(str_is(c->chroot, dir), "chroot normalised (no trailing /)");
+		snprintf(want, sizeof want, "%s/etc/../zones/a.zone", dir);
+		ok(c->nzones == 2 && str_is(c->zones[0].file, want), "outside: relative path as resolved");
+		snprintf(want, sizeof want, "%s/zones/b.zone", dir);
+		ok(c->nzones == 2 && str_is(c->zones[1].file, want), "outside: absolute path kept");
+		sk_conf_free(c);
+	}
+	is_int(sk_conf_set_root(dir), 0, "set_root");
+	rc = load_captured(path, &c);
+	is_int(rc, 0, "inside: loads");
+	if (!rc) {
+		snprintf(want, sizeof want, "%s/etc/../zones/a.zone", dir);
+		ok(str_is(c->zones[0].file, want), "inside: a relative path (from the config, inside) stays");
+		ok(str_is(c->zones[1].file, "/zones/b.zone"), "inside: an absolute path loses the prefix");
+		sk_conf_free(c);
+	}
+	sk_conf_set_root(NULL);
+	unlink(path);
+	snprintf(text, sizeof text, "%s/etc", dir);
+	rmdir(text);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	datadir = getenv("SK_TESTDATA");
@@ -524,6 +619,7 @@ int main(void)
 	test_cookies();
 	test_bad();
 	test_unreadable();
+	test_chroot();
 	sk_conf_free(NULL); /* must not crash */
 	return tap_done();
 }
