@@ -27,6 +27,7 @@ typedef struct sk_running {
 	uint64_t cpus;          /* server.cpus under 64 as a bit set, for the reload check */
 	size_t ncpus;
 	unsigned tcp_max_clients, tcp_idle_timeout_ms, tcp_max_pending;
+	unsigned rrl_table_size;  /* 0: rate limiting was off at start, and stays off */
 	size_t nlisten;
 	struct sockaddr_storage *addr;
 } sk_running_t;
@@ -45,6 +46,8 @@ typedef struct sk_app {
 	bool loop_open;
 	uv_signal_t sig_hup, sig_term, sig_int, sig_usr1;
 	uv_async_t loaded;      /* the loader thread has finished */
+	uv_timer_t rrl_stats;   /* logs the rate limiting counters every stats_interval_s */
+	uint64_t rrl_logged;    /* dropped + slipped at the last log: an idle limiter stays quiet */
 	pthread_t loader;
 	bool loading;           /* a loader thread exists and has not been joined */
 	bool again;             /* SIGHUP during a reload: one more reload after it */
@@ -116,6 +119,7 @@ static int running_init(sk_running_t *r, const sk_conf_t *conf)
 	r->tcp_max_clients = conf->tcp_max_clients;
 	r->tcp_idle_timeout_ms = conf->tcp_idle_timeout_ms;
 	r->tcp_max_pending = conf->tcp_max_pending;
+	r->rrl_table_size = conf->rrl.enabled ? conf->rrl.table_size : 0;
 	r->addr = calloc(conf->nlisten, sizeof *r->addr);
 	if (!r->addr)
 		return -ENOMEM;
@@ -142,6 +146,28 @@ static void warn_restart(const sk_running_t *r, const sk_conf_t *conf)
 	    r->tcp_idle_timeout_ms != conf->tcp_idle_timeout_ms ||
 	    r->tcp_max_pending != conf->tcp_max_pending)
 		sk_warn("%s: tcp limits changed: they take effect after a restart", conf->path);
+	/* The table is made at start; rates, window, slip, prefixes and exemptions do change. */
+	if (!r->rrl_table_size && conf->rrl.enabled)
+		sk_warn("%s: rrl was off at start: rate limiting starts after a restart", conf->path);
+	else if (r->rrl_table_size && conf->rrl.enabled && r->rrl_table_size != conf->rrl.table_size)
+		sk_warn("%s: rrl.table_size changed (%u running): takes effect after a restart",
+			conf->path, r->rrl_table_size);
+}
+
+/* What rate limiting does under `conf`, when the running server has its table. */
+static void log_rrl(const sk_running_t *r, const sk_conf_t *conf)
+{
+	const sk_rrl_conf_t *c = &conf->rrl;
+	if (!r->rrl_table_size)
+		return;
+	if (!c->enabled) {
+		sk_info("rrl: off (no rrl section)");
+		return;
+	}
+	sk_info("rrl: %u accounts; per second: %u responses, %u nxdomains, %u errors; window %u s, "
+		"slip %u, prefixes /%u and /%u, %zu exempt", r->rrl_table_size, c->responses_per_second,
+		c->nxdomains_per_second, c->errors_per_second, c->window, c->slip, c->ipv4_prefix,
+		c->ipv6_prefix, c->nexempt);
 }
 
 /* The loader thread's work: load, compare, publish. Only the loader calls publish or current. */
@@ -157,6 +183,7 @@ static void reload(sk_app_t *app)
 		return;
 	}
 	warn_restart(&app->running, next->conf);
+	log_rrl(&app->running, next->conf);
 	/* Geo databases are reopened here; a bad one is reported and the old one kept, which
 	 * need not hold the zones back. */
 	sk_telemetry_reload(app->tm, next->conf);
@@ -304,14 +331,45 @@ static void log_ready(const sk_app_t *app, size_t zones, size_t seized)
 static void log_stats(const sk_app_t *app)
 {
 	sk_net_stats_t s;
+	char rrl[96] = "";
 	sk_net_stats(app->net, &s);
+	if (app->running.rrl_table_size)
+		snprintf(rrl, sizeof rrl, "; rrl %llu dropped, %llu slipped",
+			(unsigned long long)s.rrl_dropped, (unsigned long long)s.rrl_slipped);
 	sk_info("stopped: udp %llu queries, %llu replies, %llu dropped, %llu send errors; "
-		"tcp %llu connections, %llu rejected, %llu timed out, %llu queries, %llu replies",
+		"tcp %llu connections, %llu rejected, %llu timed out, %llu queries, %llu replies%s",
 		(unsigned long long)s.udp_rx, (unsigned long long)s.udp_tx,
 		(unsigned long long)(s.udp_dropped + s.udp_truncated + s.udp_unsent),
 		(unsigned long long)s.udp_send_errors, (unsigned long long)s.tcp_accepted,
 		(unsigned long long)s.tcp_rejected, (unsigned long long)s.tcp_timeouts,
-		(unsigned long long)s.tcp_rx, (unsigned long long)s.tcp_tx);
+		(unsigned long long)s.tcp_rx, (unsigned long long)s.tcp_tx, rrl);
+}
+
+/* The rate limiting counters since start, when they have moved since the last time. */
+static void on_rrl_stats(uv_timer_t *t)
+{
+	sk_app_t *app = t->data;
+	sk_net_stats_t s;
+	sk_net_stats(app->net, &s);
+	if (s.rrl_dropped + s.rrl_slipped == app->rrl_logged)
+		return;
+	app->rrl_logged = s.rrl_dropped + s.rrl_slipped;
+	sk_info("rrl: %llu dropped, %llu slipped since start", (unsigned long long)s.rrl_dropped,
+		(unsigned long long)s.rrl_slipped);
+}
+
+/* With rate limiting on at start, log its counters as often as telemetry's. */
+static void rrl_stats_start(sk_app_t *app, const sk_conf_t *conf)
+{
+	unsigned interval_s = conf->telemetry.stats_interval_s;
+	if (!app->running.rrl_table_size)
+		return;
+	log_rrl(&app->running, conf);
+	if (!interval_s)
+		return;
+	uv_timer_init(&app->loop, &app->rrl_stats);
+	app->rrl_stats.data = app;
+	uv_timer_start(&app->rrl_stats, on_rrl_stats, interval_s * 1000ull, interval_s * 1000ull);
 }
 
 static int run(const char *path)
@@ -347,6 +405,7 @@ static int run(const char *path)
 	}
 	if ((rc = sk_net_start(app.net)))
 		goto fail;
+	rrl_stats_start(&app, snap->conf);
 	log_ready(&app, zones, seized);
 	uv_run(&app.loop, UV_RUN_DEFAULT);
 	sk_net_join(app.net);

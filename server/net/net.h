@@ -33,6 +33,8 @@ typedef struct sk_net_stats {
 	uint64_t tcp_dropped;     /* frames that got no answer: zero-length, oversized, or dropped */
 	uint64_t tcp_timeouts;    /* connections closed after tcp_idle_timeout_ms without progress */
 	uint64_t tcp_errors;      /* connections closed on a read or write error */
+	uint64_t rrl_dropped;     /* UDP replies rate limiting dropped */
+	uint64_t rrl_slipped;     /* UDP replies rate limiting sent truncated instead */
 } sk_net_stats_t;
 
 /*
@@ -41,7 +43,9 @@ typedef struct sk_net_stats {
  * addresses, workers, tcp_* limits) and keeps copies, not pointers: a later reload cannot change
  * them. `reg` is borrowed, must have `conf->workers` readers and outlive the net. `tm` (borrowed,
  * NULL when telemetry is off) gives worker i its ring sk_telemetry_ring(tm, i); every answered
- * query is pushed there, or counted as dropped when the ring is full.
+ * query is pushed there, or counted as dropped when the ring is full. With an `rrl` section the
+ * net makes the rate limiting table (rrl.table_size accounts, shared by the workers, freed with
+ * the net); without one, UDP replies are never limited, whatever a reload later says.
  * Returns 0 and stores the net in *out, or a negative code with nothing left open.
  */
 int sk_net_new(const sk_conf_t *conf, sk_snapreg_t *reg, sk_telemetry_t *tm, sk_net_t **out);
