@@ -30,6 +30,7 @@ typedef struct sk_running {
 	uint64_t cpus;          /* server.cpus under 64 as a bit set, for the reload check */
 	size_t ncpus;
 	unsigned tcp_max_clients, tcp_idle_timeout_ms, tcp_query_timeout_ms, tcp_max_pending;
+	unsigned rrl_table_size;  /* 0: rate limiting was off at start, and stays off */
 	size_t nlisten;
 	struct sockaddr_storage *addr;
 	char *user, *group, *chroot;    /* as configured at start; NULL when not */
@@ -132,6 +133,7 @@ static int running_init(sk_running_t *r, const sk_conf_t *conf)
 	r->tcp_query_timeout_ms = conf->tcp_query_timeout_ms;
 	r->tcp_max_pending = conf->tcp_max_pending;
 	r->stats_interval_s = conf->telemetry.stats_interval_s;
+	r->rrl_table_size = conf->rrl.enabled ? conf->rrl.table_size : 0;
 	if ((conf->user && !(r->user = strdup(conf->user))) ||
 	    (conf->group && !(r->group = strdup(conf->group))) ||
 	    (conf->chroot && !(r->chroot = strdup(conf->chroot))))
@@ -173,6 +175,12 @@ static void warn_restart(const sk_running_t *r, const sk_conf_t *conf)
 	    !same_str(r->chroot, conf->chroot))
 		sk_warn("%s: user, group or chroot changed: they take effect after a restart",
 			conf->path);
+	/* The table is made at start; rates, window, slip, prefixes and exemptions do change. */
+	if (!r->rrl_table_size && conf->rrl.enabled)
+		sk_warn("%s: rrl was off at start: rate limiting starts after a restart", conf->path);
+	else if (r->rrl_table_size && conf->rrl.enabled && r->rrl_table_size != conf->rrl.table_size)
+		sk_warn("%s: rrl.table_size changed (%u running): takes effect after a restart",
+			conf->path, r->rrl_table_size);
 }
 
 static void running_free(sk_running_t *r)
@@ -188,6 +196,22 @@ static void cookie_default(const sk_app_t *app, sk_conf_t *conf)
 {
 	if (!conf->cookies.secret_given)
 		memcpy(conf->cookies.secret, app->cookie_secret, SK_COOKIE_SECRET_LEN);
+}
+
+/* What rate limiting does under `conf`, when the running server has its table. */
+static void log_rrl(const sk_running_t *r, const sk_conf_t *conf)
+{
+	const sk_rrl_conf_t *c = &conf->rrl;
+	if (!r->rrl_table_size)
+		return;
+	if (!c->enabled) {
+		sk_info("rrl: off (no rrl section)");
+		return;
+	}
+	sk_info("rrl: %u accounts; per second: %u responses, %u nxdomains, %u errors; window %u s, "
+		"slip %u, prefixes /%u and /%u, %zu exempt", r->rrl_table_size, c->responses_per_second,
+		c->nxdomains_per_second, c->errors_per_second, c->window, c->slip, c->ipv4_prefix,
+		c->ipv6_prefix, c->nexempt);
 }
 
 /* The loader thread's work: load, compare, publish. Only the loader calls publish or current. */
@@ -207,6 +231,7 @@ static void reload(sk_app_t *app)
 	if (memcmp(cur->conf->cookies.secret, next->conf->cookies.secret, SK_COOKIE_SECRET_LEN))
 		sk_info("cookies: new server secret, %u previous secrets still accepted",
 			next->conf->cookies.nprevious);
+	log_rrl(&app->running, next->conf);
 	/* Geo databases are reopened here; a bad one is reported and the old one kept, which
 	 * need not hold the zones back. */
 	sk_telemetry_reload(app->tm, next->conf);
@@ -360,11 +385,15 @@ static void log_ready(const sk_app_t *app, size_t zones, size_t seized)
 static void log_stats(const sk_app_t *app, const char *what)
 {
 	sk_net_stats_t s;
+	char rrl[96] = "";
 	sk_net_stats(app->net, &s);
+	if (app->running.rrl_table_size)
+		snprintf(rrl, sizeof rrl, "; rrl %llu dropped, %llu slipped",
+			(unsigned long long)s.rrl_dropped, (unsigned long long)s.rrl_slipped);
 	sk_info("%s: udp %llu queries, %llu replies, %llu dropped, %llu send errors; "
 		"tcp %llu connections, %llu rejected, %llu timed out, %llu queries, %llu replies; "
 		"tcp limits: %llu open, %llu evicted, %llu idle timeouts, %llu query timeouts, "
-		"%llu errors", what,
+		"%llu errors%s", what,
 		(unsigned long long)s.udp_rx, (unsigned long long)s.udp_tx,
 		(unsigned long long)(s.udp_dropped + s.udp_truncated + s.udp_unsent),
 		(unsigned long long)s.udp_send_errors, (unsigned long long)s.tcp_accepted,
@@ -373,7 +402,7 @@ static void log_stats(const sk_app_t *app, const char *what)
 		(unsigned long long)s.tcp_rx, (unsigned long long)s.tcp_tx,
 		(unsigned long long)s.tcp_open, (unsigned long long)s.tcp_evicted,
 		(unsigned long long)s.tcp_timeouts, (unsigned long long)s.tcp_query_timeouts,
-		(unsigned long long)s.tcp_errors);
+		(unsigned long long)s.tcp_errors, rrl);
 }
 
 static void on_stats(uv_timer_t *t)
@@ -455,6 +484,7 @@ static int run(const char *path)
 		uint64_t ms = (uint64_t)app.running.stats_interval_s * 1000u;
 		uv_timer_start(&app.stats, on_stats, ms, ms);
 	}
+	log_rrl(&app.running, snap->conf);
 	log_ready(&app, zones, seized);
 	uv_run(&app.loop, UV_RUN_DEFAULT);
 	sk_net_join(app.net);

@@ -2,6 +2,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,14 @@
 #define DEFAULT_STATS_INTERVAL_S 60
 #define DEFAULT_JSONL_ROTATE_MB 256
 #define DEFAULT_JSONL_KEEP 20
+#define DEFAULT_RRL_RATE 20
+#define DEFAULT_RRL_WINDOW 15
+#define DEFAULT_RRL_SLIP 2
+#define DEFAULT_RRL_IPV4_PREFIX 24
+#define DEFAULT_RRL_IPV6_PREFIX 56
+#define DEFAULT_RRL_TABLE_SIZE 65536
+#define MAX_RRL_RATE 1000000
+#define MAX_RRL_EXEMPT 64       /* every limited query scans them: a handful is what they are for */
 
 /*
  * Everything one load needs. Problems are reported as they are found and counted here rather
@@ -840,6 +849,80 @@ static void parse_telemetry(ctx_t *ctx, const char *where, yaml_node_t *val, con
 			"nothing is recorded", where);
 }
 
+/* ---- rrl ---- */
+
+#define RRL_OFF(member) offsetof(sk_rrl_conf_t, member)
+
+/* "192.0.2.0/24", "2001:db8::/32", or one address. A prefix with bits set past its length is
+ * refused rather than masked: whoever wrote 192.0.2.1/24 may have meant another length. */
+static void parse_exempt(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	sk_rrl_conf_t *r = obj;
+	char got[96];
+	(void)f;
+
+	if (val->type != YAML_SEQUENCE_NODE) {
+		error(ctx, val, "%s: expected a list of address/length prefixes, got %s", where,
+			shown(val, got, sizeof got));
+		return;
+	}
+	size_t n = (size_t)(val->data.sequence.items.top - val->data.sequence.items.start);
+	if (n > MAX_RRL_EXEMPT) {
+		error(ctx, val, "%s: %zu prefixes, at most %u are allowed", where, n, MAX_RRL_EXEMPT);
+		return;
+	}
+	if (n == 0)
+		return;
+	if (!(r->exempt = calloc(n, sizeof *r->exempt))) {
+		ctx->nomem = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = yaml_document_get_node(ctx->doc, val->data.sequence.items.start[i]);
+		sk_prefix_t *p = &r->exempt[r->nexempt];
+		bool host_bits;
+		if (!want_string(ctx, where, item, "an address/length prefix"))
+			continue;
+		if (sk_conf_parse_prefix(scalar(item), p, &host_bits)) {
+			r->nexempt++;
+			continue;
+		}
+		if (host_bits)
+			error(ctx, item, "%s: %s has address bits set past its length", where,
+				shown(item, got, sizeof got));
+		else
+			error(ctx, item, "%s: expected an IPv4 or IPv6 address, then optionally /length "
+				"(at most 32 or 128), got %s", where, shown(item, got, sizeof got));
+	}
+}
+
+static const field_t rrl_fields[] = {
+	{ "responses_per_second", parse_uint, RRL_OFF(responses_per_second), 0, MAX_RRL_RATE, false, NULL },
+	{ "nxdomains_per_second", parse_uint, RRL_OFF(nxdomains_per_second), 0, MAX_RRL_RATE, false, NULL },
+	{ "errors_per_second", parse_uint, RRL_OFF(errors_per_second), 0, MAX_RRL_RATE, false, NULL },
+	{ "window", parse_uint, RRL_OFF(window), 1, 3600, false, NULL },
+	{ "slip", parse_uint, RRL_OFF(slip), 0, 10, false, NULL },
+	{ "ipv4_prefix", parse_uint, RRL_OFF(ipv4_prefix), 0, 32, false, NULL },
+	{ "ipv6_prefix", parse_uint, RRL_OFF(ipv6_prefix), 0, 128, false, NULL },
+	{ "exempt", parse_exempt, 0, 0, 0, false, NULL },
+	{ "table_size", parse_pow2, RRL_OFF(table_size), 64, 16777216, false, NULL },
+};
+
+/* The section's presence turns rate limiting on; nxdomains and errors default to what
+ * responses_per_second ends up as, wherever in the section it is written. */
+static void parse_rrl(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
+{
+	sk_rrl_conf_t *r = &((sk_conf_t *)obj)->rrl;
+	(void)f;
+	r->enabled = true;
+	r->nxdomains_per_second = r->errors_per_second = UINT_MAX;
+	parse_map(ctx, where, val, rrl_fields, sizeof rrl_fields / sizeof *rrl_fields, r);
+	if (r->nxdomains_per_second == UINT_MAX)
+		r->nxdomains_per_second = r->responses_per_second;
+	if (r->errors_per_second == UINT_MAX)
+		r->errors_per_second = r->responses_per_second;
+}
+
 /* ---- geoip ---- */
 
 static const field_t geoip_fields[] = {
@@ -961,6 +1044,7 @@ static const field_t top_fields[] = {
 	{ "telemetry", parse_telemetry, 0, 0, 0, false, NULL },
 	{ "geoip", parse_geoip, 0, 0, 0, false, NULL },
 	{ "cookies", parse_cookies, 0, 0, 0, false, NULL },
+	{ "rrl", parse_rrl, 0, 0, 0, false, NULL },
 };
 
 /* ---- chroot ---- */
@@ -1073,6 +1157,14 @@ static int set_defaults(sk_conf_t *conf)
 	conf->telemetry.flush_ms = DEFAULT_FLUSH_MS;
 	conf->telemetry.stats_interval_s = DEFAULT_STATS_INTERVAL_S;
 	conf->cookies.enabled = true;
+	conf->rrl.responses_per_second = DEFAULT_RRL_RATE;
+	conf->rrl.nxdomains_per_second = DEFAULT_RRL_RATE;
+	conf->rrl.errors_per_second = DEFAULT_RRL_RATE;
+	conf->rrl.window = DEFAULT_RRL_WINDOW;
+	conf->rrl.slip = DEFAULT_RRL_SLIP;
+	conf->rrl.ipv4_prefix = DEFAULT_RRL_IPV4_PREFIX;
+	conf->rrl.ipv6_prefix = DEFAULT_RRL_IPV6_PREFIX;
+	conf->rrl.table_size = DEFAULT_RRL_TABLE_SIZE;
 	/* gethostname() need not terminate a truncated name; fall back rather than fail the load. */
 	if (gethostname(host, sizeof host) < 0 || !host[0])
 		strcpy(host, "sinkholed");
@@ -1282,6 +1374,7 @@ void sk_conf_free(sk_conf_t *conf)
 	if (conf->telemetry.dnstap)
 		free(conf->telemetry.dnstap->path);
 	free(conf->telemetry.dnstap);
+	free(conf->rrl.exempt);
 	free(conf->geoip_city);
 	free(conf->geoip_asn);
 	free(conf->version);

@@ -78,6 +78,28 @@ typedef struct sk_cookie_conf {
 	unsigned nprevious;
 } sk_cookie_conf_t;
 
+/* One address prefix (`rrl.exempt`): the network address and its length. */
+typedef struct sk_prefix {
+	int family;             /* AF_INET or AF_INET6 */
+	unsigned len;           /* prefix length: 0..32 or 0..128 */
+	uint8_t addr[16];       /* the network, bits past `len` zero; IPv4 in the first 4 bytes */
+} sk_prefix_t;
+
+/* rrl: response rate limiting over UDP (server/rrl/). Off when the section is absent. */
+typedef struct sk_rrl_conf {
+	bool enabled;                   /* the section is present */
+	unsigned responses_per_second;  /* positive answers per prefix and name; default 20 (0: unlimited) */
+	unsigned nxdomains_per_second;  /* NXDOMAIN per prefix and zone; default responses_per_second */
+	unsigned errors_per_second;     /* other rcodes per prefix; default responses_per_second */
+	unsigned window;                /* seconds of debt a source can run up; default 15 */
+	unsigned slip;                  /* every slip-th limited reply goes out truncated; default 2 (0: none) */
+	unsigned ipv4_prefix;           /* sources counted together: default /24 */
+	unsigned ipv6_prefix;           /* default /56 */
+	unsigned table_size;            /* accounts, a power of two; default 65536; read at start only */
+	sk_prefix_t *exempt;            /* never limited; NULL when nexempt == 0 */
+	size_t nexempt;
+} sk_rrl_conf_t;
+
 typedef struct sk_conf {
 	char *path;             /* the config file, as given */
 
@@ -114,6 +136,9 @@ typedef struct sk_conf {
 
 	/* telemetry: (telemetry is on when at least one sink is configured) */
 	sk_telemetry_conf_t telemetry;
+
+	/* rrl: response rate limiting (enabled false when the section is absent) */
+	sk_rrl_conf_t rrl;
 
 	/* geoip: databases for the telemetry thread; NULL when not configured */
 	char *geoip_city;       /* a City or Country database */

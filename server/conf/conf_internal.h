@@ -19,6 +19,13 @@ bool sk_conf_parse_number(const char *s, unsigned min, unsigned max, unsigned *o
  */
 bool sk_conf_parse_listen(const char *text, sk_listen_t *l, bool *bad_port);
 
+/*
+ * Parse "address/length" or a bare address (a host: /32 or /128) into *p. On failure returns
+ * false; *host_bits is set when the text is a valid prefix except that bits past the length are
+ * not zero ("192.0.2.1/24"), a likely typo the caller names.
+ */
+bool sk_conf_parse_prefix(const char *text, sk_prefix_t *p, bool *host_bits);
+
 /* True when two parsed listen entries have the same family, address and port. */
 bool sk_conf_same_listen(const sk_listen_t *a, const sk_listen_t *b);
 

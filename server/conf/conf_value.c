@@ -178,3 +178,39 @@ const char *sk_conf_path_under(const char *root, const char *path)
 		return "/";
 	return path[len] == '/' ? path + len : NULL;
 }
+
+/* The length after '/' is digits only, as every number here; without it the prefix is one host.
+ * Brackets are not taken: a prefix is not an address@port. */
+bool sk_conf_parse_prefix(const char *text, sk_prefix_t *p, bool *host_bits)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *slash = strchr(text, '/');
+	size_t hlen = slash ? (size_t)(slash - text) : strlen(text);
+
+	*host_bits = false;
+	if (hlen == 0 || hlen >= sizeof host)
+		return false;
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	memset(p, 0, sizeof *p);
+	unsigned max;
+	if (inet_pton(AF_INET, host, p->addr) == 1) {
+		p->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, host, p->addr) == 1) {
+		p->family = AF_INET6;
+		max = 128;
+	} else {
+		return false;
+	}
+	p->len = max;
+	if (slash && !sk_conf_parse_number(slash + 1, 0, max, &p->len))
+		return false;
+	for (unsigned bit = p->len; bit < max; bit++) {
+		if (p->addr[bit / 8] & (0x80u >> (bit % 8))) {
+			*host_bits = true;
+			return false;
+		}
+	}
+	return true;
+}

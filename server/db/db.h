@@ -53,6 +53,9 @@ typedef struct sk_plan {
 	uint8_t apex_off;            /* where that zone's apex, or the seized domain, starts in the
 	                                query name; meaningful when zone is set */
 	const sk_tagset_t *tags;     /* that zone's or list's tags (interned); NULL when REFUSED */
+	uint8_t wild_off;            /* the query name's answer came from a wildcard: where its
+	                                closest encloser starts in the query name; 0 otherwise
+	                                (rate limiting counts all names a wildcard answers as one) */
 	uint8_t n;
 	sk_rr_ref_t rr[SK_PLAN_MAX]; /* answer refs first, then authority, then additional */
 } sk_plan_t;

@@ -348,6 +348,7 @@ void sk_db_lookup(const sk_db_t *db, const uint8_t *qname, size_t qname_len, uin
 	plan->zone = NULL;
 	plan->apex_off = 0;
 	plan->tags = NULL;
+	plan->wild_off = 0;
 	plan->n = 0;
 	if (lname_set(&q, qname, qname_len) < 0) {
 		plan->rcode = SK_RCODE_REFUSED;
@@ -405,6 +406,9 @@ void sk_db_lookup(const sk_db_t *db, const uint8_t *qname, size_t qname_len, uin
 				negative(&c, z, suffix(n, zk), suffix_len(n, zk), SK_RCODE_NXDOMAIN);
 				goto done;
 			}
+			/* A template's name keeps the query name's offsets below the domain. */
+			if (ch.n == 1)
+				plan->wild_off = q.off[k];
 			break;   /* synthesise from the wildcard, owner = the name sought */
 		case FOUND_EXACT:
 			break;

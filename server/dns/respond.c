@@ -297,6 +297,7 @@ static size_t reply_query(reply_t *r, const sk_snapshot_t *snap, int transport, 
 	info->zone = plan.zone;
 	info->apex_off = plan.apex_off;
 	info->tags = plan.tags;
+	info->wild_off = plan.wild_off;
 	r->rcode = plan.rcode;
 	return reply_plan(r, &plan);
 }
@@ -337,6 +338,8 @@ size_t sk_respond(const sk_snapshot_t *snap, const sk_client_t *client, const ui
 	info->zone = NULL;
 	info->apex_off = 0;
 	info->tags = NULL;
+	info->wild_off = 0;
+	info->opt = false;
 	info->size = 0;
 	info->rcode = 0;
 	info->flags = 0;
@@ -395,6 +398,7 @@ size_t sk_respond(const sk_snapshot_t *snap, const sk_client_t *client, const ui
 		break;
 	}
 	info->rcode = r.rcode;
+	info->opt = r.with_opt;
 	info->flags = sk_hdr_flags(out);
 	info->size = (uint16_t)n;
 	return n;

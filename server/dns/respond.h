@@ -21,6 +21,9 @@ typedef struct sk_resp_info {
 	const sk_zone_t *zone;  /* zone that answered (a seized list's template), NULL if none */
 	uint8_t apex_off;       /* where its apex (or the seized domain) starts in the query name */
 	const sk_tagset_t *tags; /* its tags (interned), NULL if none */
+	uint8_t wild_off;       /* the answer came from a wildcard: where its closest encloser
+	                           starts in the query name; 0 otherwise */
+	bool opt;               /* the reply carries an OPT record */
 	uint16_t size;          /* reply length, 0 when dropped */
 	uint8_t cookie;         /* sk_cookie_state_t: what the query's COOKIE was (rate limiting
 	                           exempts SK_COOKIE_VALID; telemetry records it) */

@@ -36,6 +36,8 @@ typedef struct sk_net_stats {
 	uint64_t tcp_timeouts;    /* connections closed after tcp_idle_timeout_ms without progress */
 	uint64_t tcp_query_timeouts; /* connections closed: a frame took over tcp_query_timeout_ms */
 	uint64_t tcp_errors;      /* connections closed on a read or write error */
+	uint64_t rrl_dropped;     /* UDP replies rate limiting dropped */
+	uint64_t rrl_slipped;     /* UDP replies rate limiting sent truncated instead */
 } sk_net_stats_t;
 
 /*
@@ -43,6 +45,9 @@ typedef struct sk_net_stats {
  * address fails here with an error naming it (logged) before any thread starts, and before the
  * daemon gives up root. Reads `conf` (listen addresses, workers, cpus, tcp_* limits) and keeps
  * copies, not pointers: `conf` may be freed afterwards, and a later reload cannot change them.
+ * With an `rrl` section the net makes the rate limiting table (rrl.table_size accounts, shared by
+ * the workers, freed with the net); without one, UDP replies are never limited, whatever a reload
+ * later says.
  * Returns 0 and stores the net in *out, or a negative code with nothing left open.
  */
 int sk_net_new(const sk_conf_t *conf, sk_net_t **out);

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "net/net.h"
+#include "rrl/rrl.h"
 #include "telemetry/ring.h"
 #include "telemetry/telemetry.h"
 
@@ -45,6 +46,7 @@ struct sk_worker {
 	const sk_net_limits_t *limits;
 	unsigned id;            /* reader index in the snapshot registry */
 	sk_ring_t *ring;        /* this worker's telemetry ring, NULL when telemetry is off */
+	sk_rrl_t *rrl;          /* the net's rate limiting table (shared), NULL when off at start */
 	bool loop_open;         /* loop initialised and not yet finished */
 	size_t nsock;           /* one UDP socket and one TCP listener per listen address */
 	sk_udp_t **udp;
@@ -69,11 +71,12 @@ static inline void sk_ctr_add(uint64_t *c, uint64_t n)
 }
 
 /*
- * Record one answered query in the worker's telemetry ring. Called inside the snapshot batch
- * (the zone in `info` must be alive). Never waits: a full ring drops the event and counts it.
+ * Record one answered query in the worker's telemetry ring, with what rate limiting did to its
+ * reply (`rrl`, an sk_rrl_action_t). Called inside the snapshot batch (the zone in `info` must be
+ * alive). Never waits: a full ring drops the event and counts it.
  */
 static inline void sk_capture(sk_worker_t *w, const sk_resp_info_t *info, int transport,
-	const struct sockaddr *src, const struct sockaddr *dst, uint64_t now)
+	const struct sockaddr *src, const struct sockaddr *dst, uint64_t now, sk_rrl_action_t rrl)
 {
 	sk_event_t *ev = sk_ring_reserve(w->ring);
 	if (!ev)
@@ -81,6 +84,7 @@ static inline void sk_capture(sk_worker_t *w, const sk_resp_info_t *info, int tr
 	const sk_tagset_t *tags;
 	uint8_t zone_off = sk_event_zone(info, &tags);
 	sk_event_fill(ev, info, transport, src, dst, now, tags, zone_off);
+	ev->rrl = (uint8_t)rrl;
 	sk_ring_commit(w->ring);
 }
 

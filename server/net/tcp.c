@@ -278,7 +278,7 @@ static void conn_process(sk_tcp_conn_t *c)
 		}
 		if (w->ring)
 			sk_capture(w, &info, SK_TRANSPORT_TCP, (const struct sockaddr *)&c->peer,
-				(const struct sockaddr *)&c->local, now);
+				(const struct sockaddr *)&c->local, now, SK_RRL_NONE);
 		sk_put16(c->out + c->out_len, (uint16_t)len);
 		c->out_len += 2 + (uint32_t)len;
 		c->pending++;

@@ -141,6 +141,31 @@ static const struct sockaddr *query_dst(const sk_udp_t *u, const struct msghdr *
 	return (const struct sockaddr *)buf;
 }
 
+/* Telemetry for query i, when it is on. */
+static inline void record(sk_udp_t *u, int i, const sk_resp_info_t *info, uint64_t now,
+	sk_rrl_action_t act)
+{
+	if (u->w->ring) {
+		struct sockaddr_storage dst;
+		sk_capture(u->w, info, SK_TRANSPORT_UDP, (const struct sockaddr *)&u->peer[i],
+			query_dst(u, &u->rx[i].msg_hdr, &dst), now, act);
+	}
+}
+
+/* Rate limiting of reply i (*len bytes): a slipped reply is cut down in its slot, a dropped
+ * one gets size 0 for telemetry. Returns what was done. */
+static inline sk_rrl_action_t limit(sk_udp_t *u, int i, const sk_snapshot_t *snap,
+	sk_resp_info_t *info, uint64_t now, size_t *len)
+{
+	sk_rrl_action_t act = sk_rrl_account(u->w->rrl, &snap->conf->rrl,
+		(const struct sockaddr *)&u->peer[i], info, now);
+	if (act == SK_RRL_SLIP)
+		*len = sk_rrl_slip(u->tx_buf[i], *len, info, snap->conf->edns_size);
+	else if (act == SK_RRL_DROP)
+		info->size = 0;
+	return act;
+}
+
 /* Read one batch. Returns the number of datagrams, 0 when there is none. */
 static int receive(sk_udp_t *u)
 {
@@ -168,15 +193,18 @@ static int receive(sk_udp_t *u)
 
 /*
  * Answer the n datagrams just read into reply slots and list the replies in tx[]. The snapshot
- * is held for exactly this loop: no system call happens inside it.
+ * is held for exactly this loop: no system call happens inside it. With rate limiting, each
+ * reply is accounted after it is built (the account depends on its rcode): a dropped one is
+ * recorded but not listed, a slipped one is cut down in its slot.
  */
 static void answer(sk_udp_t *u, int n)
 {
 	sk_worker_t *w = u->w;
 	sk_resp_info_t info;
-	unsigned k = 0, truncated = 0, dropped = 0;
+	unsigned k = 0, truncated = 0, dropped = 0, limited[SK_RRL_DROP + 1] = { 0 };
 	/* One clock read per batch (vDSO, no system call): recvmmsg returned them together,
-	 * microseconds apart. Telemetry records it; server cookies are stamped with it. */
+	 * microseconds apart. Telemetry records it, rate limiting counts with it, server cookies
+	 * are stamped with it. */
 	uint64_t now = sk_now_us();
 	sk_client_t client = { .now = (uint32_t)(now / 1000000u) };
 	const sk_snapshot_t *snap = sk_snapreg_enter(w->reg, w->id);
@@ -193,11 +221,16 @@ static void answer(sk_udp_t *u, int n)
 			dropped++;
 			continue;
 		}
-		if (w->ring) {
-			struct sockaddr_storage dst;
-			sk_capture(w, &info, SK_TRANSPORT_UDP, (const struct sockaddr *)&u->peer[i],
-				query_dst(u, rh, &dst), now);
+		sk_rrl_action_t act = SK_RRL_NONE;
+		if (w->rrl) {
+			act = limit(u, i, snap, &info, now, &len);
+			limited[act]++;
+			if (act == SK_RRL_DROP) {
+				record(u, i, &info, now, act);
+				continue;
+			}
 		}
+		record(u, i, &info, now, act);
 		u->tx_iov[i] = (struct iovec){ u->tx_buf[i], len };
 		struct msghdr *th = &u->tx[k++].msg_hdr;
 		*th = (struct msghdr){ .msg_name = &u->peer[i], .msg_namelen = rh->msg_namelen,
@@ -214,6 +247,10 @@ static void answer(sk_udp_t *u, int n)
 		sk_ctr_add(&w->ctr.udp_truncated, truncated);
 	if (dropped)
 		sk_ctr_add(&w->ctr.udp_dropped, dropped);
+	if (limited[SK_RRL_DROP])
+		sk_ctr_add(&w->ctr.rrl_dropped, limited[SK_RRL_DROP]);
+	if (limited[SK_RRL_SLIP])
+		sk_ctr_add(&w->ctr.rrl_slipped, limited[SK_RRL_SLIP]);
 }
 
 /*

@@ -21,6 +21,7 @@ struct sk_net {
 	char (*listen_text)[SK_LISTEN_TEXT];
 	sk_net_limits_t limits;
 	sk_snapreg_t *reg;
+	sk_rrl_t *rrl;          /* owned; the workers share it; NULL when rrl was off at start */
 	pthread_t *threads;
 	unsigned nthreads;      /* started and not yet joined */
 	atomic_bool stop_requested;
@@ -122,6 +123,7 @@ static int worker_init(sk_net_t *net, sk_worker_t *w, unsigned id)
 {
 	int rc;
 	w->net = net;
+	w->rrl = net->rrl;
 	w->limits = &net->limits;
 	w->id = id;
 	if ((rc = uv_loop_init(&w->loop)))
@@ -160,6 +162,12 @@ int sk_net_new(const sk_conf_t *conf, sk_net_t **out)
 		/* 0 would never answer anything: treat it as one reply at a time. */
 		.tcp_max_pending = conf->tcp_max_pending ? conf->tcp_max_pending : 1,
 	};
+	/* Made once, before any worker runs: the hot path only reads and writes its words. */
+	if (conf->rrl.enabled && (rc = sk_rrl_new(conf->rrl.table_size, &net->rrl))) {
+		sk_err("rrl: cannot make a table of %u entries: %s", conf->rrl.table_size, sk_strerror(rc));
+		goto fail;
+	}
+	rc = -ENOMEM;
 	net->listen_text = calloc(net->nlisten, sizeof *net->listen_text);
 	net->threads = calloc(net->nworkers, sizeof *net->threads);
 	net->workers = aligned_alloc(SK_CACHELINE, net->nworkers * sizeof *net->workers);
@@ -260,6 +268,7 @@ void sk_net_free(sk_net_t *net)
 		free(w->tcp);
 	}
 	free(net->workers);
+	sk_rrl_free(net->rrl);
 	free(net->cpus);
 	free(net->threads);
 	free(net->listen_text);

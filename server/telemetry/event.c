@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "dns/wire.h"
+#include "rrl/rrl.h"
 #include "telemetry/telemetry.h"
 
 _Static_assert(SK_EV_QUERY_MAX >= SK_HDR_LEN + SK_NAME_MAX + 4, "a question fits in an event");
@@ -90,6 +91,7 @@ void sk_event_fill(sk_event_t *ev, const sk_resp_info_t *info, int transport,
 	ev->rcode = info->rcode;
 	ev->rflags = info->flags;
 	ev->rsize = info->size;
+	ev->rrl = SK_RRL_NONE;     /* the caller sets what rate limiting did, if anything */
 	ev->zone_off = question && zone_off < q->qname_len ? zone_off : SK_EV_NO_ZONE;
 	ev->tags = ev->zone_off == SK_EV_NO_ZONE ? NULL : tags;
 

@@ -39,6 +39,8 @@ typedef struct sk_event {
 	uint16_t rcode;            /* full reply rcode (extended) */
 	uint16_t rflags;           /* reply header flags word (AA, TC ...) */
 	uint16_t rsize;            /* reply size in bytes, 0 when no reply was sent */
+	uint8_t rrl;               /* sk_rrl_action_t (rrl/rrl.h): what rate limiting did with the
+	                              reply; SK_RRL_DROP has rsize 0, SK_RRL_SLIP the truncated one's */
 	uint16_t edns_size;        /* requestor's payload size */
 	uint8_t ecs_family;        /* 1 or 2 as in RFC 7871 */
 	uint8_t ecs_source;

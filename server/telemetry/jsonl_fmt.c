@@ -5,6 +5,7 @@
 
 #include "dns/cookie.h"
 #include "dns/wire.h"
+#include "rrl/rrl.h"
 #include "telemetry/dnstext.h"
 #include "telemetry/jsonl.h"
 #include "util/json.h"
@@ -225,6 +226,8 @@ size_t sk_jsonl_format(char *out, size_t cap, const sk_record_t *rec, sk_jsonl_c
 	put_geo(&w, rec->geo, rec->geo_len);
 	PUT(&w, ",\"ecs_geo\":");
 	put_geo(&w, rec->ecs_geo, rec->ecs_geo_len);
+	PUT(&w, ",\"rrl\":");
+	put_plain_or_null(&w, sk_rrl_action_text(ev->rrl));
 	PUT(&w, "}\n");
 	return w.over ? 0 : (size_t)(w.p - out);
 }

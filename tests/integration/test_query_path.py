@@ -44,8 +44,9 @@ def need(tool):
 
 
 def start(workdir, port, telemetry, shim_path, extra_server=""):
-    """sinkholed with the default test zones, one worker, optionally JSONL telemetry, under the
-    shim. Returns (process, path of the allocation count file)."""
+    """sinkholed with the default test zones, one worker, optionally JSONL telemetry (and with
+    telemetry "rrl", rate limiting too), under the shim. Returns (process, path of the allocation
+    count file)."""
     sk.copy_zones(workdir)
     conf = workdir / "sinkholed.yml"
     sk.write_config(conf, port, [(f, n, None) for f, n in sk.DEFAULT_ZONES], v6=False, workers=1,
@@ -53,6 +54,10 @@ def start(workdir, port, telemetry, shim_path, extra_server=""):
     if telemetry:
         with open(conf, "a") as f:
             f.write(f"telemetry:\n  stats_interval_s: 0\n  jsonl: {{path: {workdir / 'events.jsonl'}}}\n")
+    if telemetry == "rrl":
+        # Every reply accounted in the rate limiting table, none limited (dnsperf counts answers).
+        with open(conf, "a") as f:
+            f.write("rrl:\n  responses_per_second: 1000000\n")
     count = workdir / "allocs.txt"
     env = dict(os.environ, SK_ALLOC_OUT=str(count))
     if shim_path:
@@ -108,7 +113,7 @@ def query_file(path, n):
 
 
 def worker_allocs(tmp_path, shim_path, transport, telemetry, n):
-    d = tmp_path / f"{transport}-{'tm' if telemetry else 'off'}-{n}"
+    d = tmp_path / f"{transport}-{telemetry if telemetry == 'rrl' else 'tm' if telemetry else 'off'}-{n}"
     d.mkdir()
     port = sk.free_port(False)
     proc, count = start(d, port, telemetry, shim_path)
@@ -122,11 +127,14 @@ def worker_allocs(tmp_path, shim_path, transport, telemetry, n):
     if telemetry:
         records = sum(1 for _ in open(d / "events.jsonl"))
         assert records == n, f"{records} telemetry records for {n} queries"
+    if telemetry == "rrl" and transport == "udp":
+        passed = sum(1 for line in open(d / "events.jsonl") if '"rrl":"pass"' in line)
+        assert passed == n, f"{passed} of {n} UDP replies accounted by rate limiting"
     return int(count.read_text())
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
-@pytest.mark.parametrize("telemetry", [False, True], ids=["telemetry-off", "jsonl"])
+@pytest.mark.parametrize("telemetry", [False, True, "rrl"], ids=["telemetry-off", "jsonl", "jsonl-rrl"])
 def test_no_allocation_per_query(tmp_path, shim, transport, telemetry):
     # (test_counter_sees_allocations shows the counter sees a worker's allocations; over UDP a
     # worker may well allocate nothing at all: its loop and buffers are made before it starts.)

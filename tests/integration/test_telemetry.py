@@ -28,7 +28,7 @@ import tmhelpers as tm
 
 FIELDS = ["time", "node", "seq", "transport", "src", "sport", "dst", "dport", "id", "opcode", "flags",
           "qname", "qtype", "qclass", "edns", "rcode", "aa", "tc", "size", "zone", "tags", "geo",
-          "ecs_geo"]
+          "ecs_geo", "rrl"]
 GEO_MEMBERS = {"country", "region_code", "region", "city", "lat", "lon", "asn", "as_org"}
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 GEOIP = {"city": str(tm.CITY_DB), "asn": str(tm.ASN_DB)}
@@ -156,6 +156,7 @@ def test_ecs_geolocation_and_fields(tm_server):
         assert r["id"] == qid, where
         assert r["opcode"] == "QUERY" and r["qtype"] == "A" and r["qclass"] == "IN", where
         assert r["flags"] == ("rd" if rd else ""), f"{where}: flags {r['flags']!r}"
+        assert r["rrl"] is None, f"{where}: rrl {r['rrl']!r} without rate limiting"
         assert r["qname"] == qname, f"{where}: qname {r['qname']!r} (client's case must be kept)"
         if edns:
             assert r["edns"] == {"size": 1232, "do": False, "ecs": ecs_text, "cookie": False,

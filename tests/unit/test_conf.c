@@ -235,6 +235,7 @@ static void test_defaults(void)
 	ok(!c->geoip_city && !c->geoip_asn, "no geoip");
 	ok(c->cookies.enabled && !c->cookies.require, "cookies default: enabled, not required");
 	ok(!c->cookies.secret_given && c->cookies.nprevious == 0, "cookies default: no secret given, none previous");
+	ok(!c->rrl.enabled && c->rrl.exempt == NULL, "no rrl section: rate limiting off");
 	sk_conf_free(c);
 
 	rc = load_captured(data_path("version_hidden.yaml"), &c);
@@ -347,6 +348,56 @@ static void test_cookies(void)
 	}
 }
 
+static int prefix_is(const sk_prefix_t *p, int family, const char *addr, unsigned len)
+{
+	uint8_t a[16] = { 0 };
+	return p->family == family && p->len == len && inet_pton(family, addr, a) == 1 &&
+		!memcmp(p->addr, a, family == AF_INET ? 4 : 16);
+}
+
+static void test_rrl(void)
+{
+	sk_conf_t *c = NULL;
+	int rc = load_captured(data_path("rrl.yaml"), &c);
+	is_int(rc, 0, "rrl.yaml loads");
+	ok(errbuf[0] == '\0', "rrl.yaml prints nothing");
+	if (rc != 0 || !c) {
+		show_err();
+		return;
+	}
+	const sk_rrl_conf_t *r = &c->rrl;
+	ok(r->enabled, "rrl: enabled by its presence");
+	is_int(r->responses_per_second, 7, "responses_per_second");
+	is_int(r->nxdomains_per_second, 7, "nxdomains_per_second left out: responses_per_second, written after it");
+	is_int(r->errors_per_second, 0, "errors_per_second 0");
+	is_int(r->window, 5, "window");
+	is_int(r->slip, 3, "slip");
+	is_int(r->ipv4_prefix, 32, "ipv4_prefix");
+	is_int(r->ipv6_prefix, 48, "ipv6_prefix");
+	is_int(r->table_size, 1024, "table_size");
+	is_int(r->nexempt, 5, "five exempt prefixes");
+	if (r->nexempt == 5) {
+		ok(prefix_is(&r->exempt[0], AF_INET, "192.0.2.0", 24), "exempt 192.0.2.0/24");
+		ok(prefix_is(&r->exempt[1], AF_INET6, "2001:db8::", 32), "exempt 2001:db8::/32");
+		ok(prefix_is(&r->exempt[2], AF_INET, "198.51.100.7", 32), "a bare IPv4 address is a /32");
+		ok(prefix_is(&r->exempt[3], AF_INET6, "::1", 128), "a bare IPv6 address is a /128");
+		ok(prefix_is(&r->exempt[4], AF_INET, "0.0.0.0", 0), "0.0.0.0/0");
+	}
+	sk_conf_free(c);
+
+	rc = load_captured(data_path("rrl_defaults.yaml"), &c);
+	is_int(rc, 0, "rrl: {} loads");
+	if (rc == 0) {
+		r = &c->rrl;
+		ok(r->enabled && r->responses_per_second == 20 && r->nxdomains_per_second == 20 &&
+			r->errors_per_second == 20, "defaults: 20 per second for every kind");
+		ok(r->window == 15 && r->slip == 2 && r->ipv4_prefix == 24 && r->ipv6_prefix == 56 &&
+			r->table_size == 65536 && r->nexempt == 0 && !r->exempt,
+			"defaults: window 15, slip 2, /24, /56, 65536 entries, nothing exempt");
+		sk_conf_free(c);
+	}
+}
+
 static void test_names(void)
 {
 	static const char *const want[] = { ".", "x\\.y.example", "\\065\\255.example.", NULL,
@@ -382,7 +433,7 @@ struct bad {
 
 static const struct bad bad_configs[] = {
 	{ "bad_unknown_key.yaml", SK_EPARSE, 1, 3, "server: unknown key 'wokers', expected one of: listen," },
-	{ "bad_unknown_section.yaml", SK_EPARSE, 1, 4, "unknown section 'telemetri', expected one of: server, zones, seized, telemetry, geoip" },
+	{ "bad_unknown_section.yaml", SK_EPARSE, 1, 4, "unknown section 'telemetri', expected one of: server, zones, seized, telemetry, geoip, cookies, rrl" },
 	{ "bad_port.yaml", SK_EPARSE, 1, 4, "server.listen: bad port in '127.0.0.2@65536', expected a whole number from 1 to 65535" },
 	{ "bad_port_junk.yaml", SK_EPARSE, 1, 2, "server.listen: bad port in '127.0.0.1@53x'" },
 	{ "bad_address.yaml", SK_EPARSE, 1, 4, "server.listen: bad address in '127.0.0.256@53', expected an IPv4 or IPv6 address" },
@@ -477,6 +528,26 @@ static const struct bad bad_configs[] = {
 	{ "bad_dnstap.yaml", SK_EPARSE, 3, 6, "geoip: expected a mapping of keys, got a list" },
 	{ "bad_dnstap_unix.yaml", SK_EPARSE, 2, 4, "telemetry.dnstap.unix: the socket path '/run/a-very-long-directory-name-for-the-dnstap-socket/and-another-long-directory-name/and-one-more/dnstap.sock' is 110 bytes, at most 107 fit" },
 	{ "bad_dnstap_unix.yaml", SK_EPARSE, 2, 5, "telemetry.ring_size: expected a power of two from 64 to 16777216, got '32'" },
+	/* rrl: every key's range, every kind of bad prefix */
+	{ "bad_rrl.yaml", SK_EPARSE, 16, 4, "rrl.responses_per_second: expected a whole number from 0 to 1000000, got '-1'" },
+	{ "bad_rrl.yaml", SK_EPARSE, 16, 5, "rrl.nxdomains_per_second: expected a whole number from 0 to 1000000, got '1000001'" },
+	{ "bad_rrl.yaml", SK_EPARSE, 16, 6, "rrl.errors_per_second: expected a whole number from 0 to 1000000, got 'x'" },
+	{ "bad_rrl.yaml", SK_EPARSE, 16, 7, "rrl.window: expected a whole number from 1 to 3600, got '0'" },
+	{ "bad_rrl.yaml", SK_EPARSE, 16, 8, "rrl.slip: expected a whole number from 0 to 10, got '11'" },
+	{ "bad_rrl.yaml", SK_EPARSE, 16, 9, "rrl.ipv4_prefix: expected a whole number from 0 to 32, got '33'" },
+	{ "bad_rrl.yaml", SK_EPARSE, 16, 10, "rrl.ipv6_prefix: expected a whole number from 0 to 128, got '129'" },
+	{ "bad_rrl.yaml", SK_EPARSE, 16, 11, "rrl.table_size: expected a power of two from 64 to 16777216, got '1000'" },
+	{ "bad_rrl.yaml", SK_EPARSE, 16, 13, "rrl.exempt: '192.0.2.1/24' has address bits set past its length" },
+	{ "bad_rrl.yaml", SK_EPARSE, 16, 14, "rrl.exempt: expected an IPv4 or IPv6 address, then optionally /length (at most 32 or 128), got '192.0.2.0/33'" },
+	{ "bad_rrl.yaml", SK_EPARSE, 16, 15, "rrl.exempt: '2001:db8::1/32' has address bits set past its length" },
+	{ "bad_rrl.yaml", SK_EPARSE, 16, 16, "got 'not-an-address'" },
+	{ "bad_rrl.yaml", SK_EPARSE, 16, 17, "rrl.exempt: expected an address/length prefix, got a list" },
+	{ "bad_rrl.yaml", SK_EPARSE, 16, 18, "got '[::1]'" },
+	{ "bad_rrl.yaml", SK_EPARSE, 16, 19, "got '192.0.2.0/024'" },
+	{ "bad_rrl.yaml", SK_EPARSE, 16, 20, "rrl: unknown key 'limit', expected one of: responses_per_second, nxdomains_per_second, errors_per_second, window, slip, ipv4_prefix, ipv6_prefix, exempt, table_size" },
+	{ "bad_rrl_forms.yaml", SK_EPARSE, 1, 4, "rrl.exempt: expected a list of address/length prefixes, got '192.0.2.0/24'" },
+	{ "bad_rrl_empty.yaml", SK_EPARSE, 1, 3, "rrl: expected a mapping of keys, got nothing" },
+	{ "bad_rrl_many.yaml", SK_EPARSE, 1, 4, "rrl.exempt: 65 prefixes, at most 64 are allowed" },
 	/* Every problem in one pass, each on its own line. */
 	{ "bad_many.yaml", SK_EPARSE, 8, 3, "bad port in '127.0.0.1@0'" },
 	{ "bad_many.yaml", SK_EPARSE, 8, 3, "bad address in 'nonsense'" },
@@ -616,6 +687,7 @@ int main(void)
 	test_defaults();
 	test_names();
 	test_telemetry();
+	test_rrl();
 	test_cookies();
 	test_bad();
 	test_unreadable();

@@ -24,6 +24,7 @@
 #include <fstrm.h>
 
 #include "conf/conf.h"
+#include "rrl/rrl.h"
 #include "telemetry/dnstap.h"
 #include "telemetry/event.h"
 
@@ -176,6 +177,7 @@ static void fx_init(fx_t *f, int variant, uint64_t seq)
 		ev->qlen = (uint16_t)make_query(ev->query, ev->id, "dropped.test", 1, false, 0);
 		ev->qname_len = 14;
 		ev->rsize = 0;
+		ev->rrl = SK_RRL_DROP;   /* the reply that rate limiting dropped */
 		f->rec.qname = "dropped.test.";
 		break;
 	case V_CUT: {
@@ -189,8 +191,9 @@ static void fx_init(fx_t *f, int variant, uint64_t seq)
 		ev->qname_len = 17;
 		ev->zone_off = 4;
 		ev->rcode = 5;
-		ev->rflags = 0x8105;
+		ev->rflags = 0x8305;
 		ev->rsize = 45;
+		ev->rrl = SK_RRL_SLIP;   /* a truncated reply went out instead */
 		f->rec.qname = "cut.example.com.";
 		f->rec.zone = "example.com.";
 		break;
@@ -440,10 +443,11 @@ static void test_file(void)
 	Dnstap__Message *m = d[4]->message;
 	ok(m->type == DNSTAP__MESSAGE__TYPE__AUTH_QUERY && !m->has_query_zone,
 		"no reply: a query alone, without a zone");
-	ok(text_eq(d[4]->extra, d[4]->has_extra, "{\"seq\":3}"), "no reply: extra has only seq");
+	ok(text_eq(d[4]->extra, d[4]->has_extra, "{\"seq\":3,\"rrl\":\"drop\"}"),
+		"dropped by rate limiting: extra has seq and rrl");
 	ok(d[5]->message->query_message.len == SK_EV_QUERY_MAX, "cut: the kept start of the query");
 	ok(text_eq(d[5]->extra, d[5]->has_extra, "{\"seq\":4,\"zone\":\"example.com.\",\"rsize\":45,"
-		"\"cut\":true}"), "cut: marked in extra");
+		"\"cut\":true,\"rrl\":\"slip\"}"), "cut and slipped: marked in extra");
 	ok(d[6]->message->type == DNSTAP__MESSAGE__TYPE__AUTH_RESPONSE &&
 		d[6]->message->response_message.len == 12 + 17 + 4, "cut: its response has the question");
 	free_all(d, n);

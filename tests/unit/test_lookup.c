@@ -146,19 +146,23 @@ static void test_wildcards(void)
 	q("host3.example", SK_TYPE_MX);
 	shape("host3 MX: from *.example", SK_RCODE_NOERROR, true, 1, 0, 1);
 	ok(P.rr[0].owner == NULL && P.rr[0].qoff == 0, "synthesised owner is the query name");
+	is_int(P.wild_off, 6, "from a wildcard: wild_off is where the encloser example starts");
 	ok(find(2, SK_TYPE_A, "host1.example") >= 0, "additional A of the synthesised MX's target");
 	q("host3.example", SK_TYPE_A);
 	shape("host3 A: wildcard without the type: NODATA", SK_RCODE_NOERROR, true, 0, 1, 0);
 	q("foo.bar.example", TYPE_TXT);
 	shape("foo.bar TXT: from *.example", SK_RCODE_NOERROR, true, 1, 0, 0);
 	ok(find(0, TYPE_TXT, "foo.bar.example") == 0, "owner foo.bar.example");
+	is_int(P.wild_off, 8, "two labels below the wildcard: wild_off 8");
 	q("host1.example", SK_TYPE_MX);
 	shape("host1 MX: exists, no wildcard: NODATA", SK_RCODE_NOERROR, true, 0, 1, 0);
+	is_int(P.wild_off, 0, "an existing name: wild_off 0");
 	q("sub.*.example", SK_TYPE_MX);
 	shape("sub.*.example MX: exists: NODATA", SK_RCODE_NOERROR, true, 0, 1, 0);
 	q("_telnet._tcp.host1.example", SK_TYPE_SRV);
 	shape("_telnet._tcp.host1: encloser _tcp.host1 has no wildcard: NXDOMAIN", SK_RCODE_NXDOMAIN,
 		true, 0, 1, 0);
+	is_int(P.wild_off, 0, "NXDOMAIN: wild_off 0");
 	q("host.subdel.example", SK_TYPE_A);
 	shape("host.subdel: below a cut: referral", SK_RCODE_NOERROR, false, 0, 1, 0);
 	q("ghost.*.example", SK_TYPE_MX);
@@ -174,6 +178,7 @@ static void test_wildcards(void)
 	shape("*.wild A", SK_RCODE_NOERROR, true, 1, 0, 0);
 	q("a.b.wild.sink.test", SK_TYPE_A);
 	shape("two labels below *.wild", SK_RCODE_NOERROR, true, 1, 0, 0);
+	is_int(P.wild_off, 4, "below *.wild: wild_off is where wild.sink.test starts");
 }
 
 static void test_cnames(void)

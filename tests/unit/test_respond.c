@@ -57,7 +57,8 @@ static void test_positive(void)
 	ok(strcmp(s, "192.0.2.2") == 0, "wildcard address: %s", s);
 	free(s);
 	ok(info.zone != NULL, "info names the zone");
-	ok(ldns_pkt_edns(r) == false, "no OPT without EDNS in the query");
+	is_int(info.wild_off, 4, "info: from the wildcard, its encloser example.org at offset 4");
+	ok(ldns_pkt_edns(r) == false && !info.opt, "no OPT without EDNS in the query (info.opt false)");
 	ldns_pkt_free(r);
 
 	r = ask("example.org", LDNS_RR_TYPE_MX, LDNS_RR_CLASS_IN, SK_TRANSPORT_UDP, 0, false, &len);
@@ -89,7 +90,7 @@ static void test_edns(void)
 {
 	size_t len;
 	ldns_pkt *r = ask("www.example.org", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, SK_TRANSPORT_UDP, 4096, true, &len);
-	ok(ldns_pkt_edns(r), "OPT echoed");
+	ok(ldns_pkt_edns(r) && info.opt, "OPT echoed (info.opt true)");
 	is_int(ldns_pkt_edns_udp_size(r), 1232, "our payload size, not the client's");
 	ok(ldns_pkt_edns_do(r), "DO copied");
 	ldns_pkt_free(r);

@@ -232,6 +232,7 @@ static void test_names(const sk_db_t *db)
 	q(db, "www.seized-a.test", SK_TYPE_A);
 	shape("www: exact name of the template", SK_RCODE_NOERROR, true, 1, 0, 0);
 	ok(answer_a(192, 0, 2, 67), "www: 192.0.2.67 (its own A, not the wildcard's)");
+	is_int(P.wild_off, 0, "www: not from the wildcard, wild_off 0");
 	q(db, "mail.seized-a.test", SK_TYPE_A);
 	ok(answer_a(192, 0, 2, 25) && P.rr[0].rrset->ttl == 300, "mail: its own A with its own TTL");
 
@@ -239,6 +240,7 @@ static void test_names(const sk_db_t *db)
 	shape("wildcard three labels deep", SK_RCODE_NOERROR, true, 1, 0, 0);
 	ok(answer_a(192, 0, 2, 66), "wildcard: owner is the query name, 192.0.2.66");
 	is_int(P.apex_off, 6, "wildcard: apex_off is where seized-a.test starts");
+	is_int(P.wild_off, 6, "the template's wildcard: wild_off is the seized domain, its encloser");
 	q(db, "x.y.z.seized-a.test", SK_TYPE_AAAA);
 	ok(answer_is(SK_TYPE_AAAA), "wildcard AAAA");
 

@@ -15,7 +15,9 @@
 #include "tap.h"
 #include "telemetry/dnstext.h"
 #include "telemetry/geojson.h"
+#include "rrl/rrl.h"
 #include "telemetry/jsonl.h"
+#include "telemetry/record.h"
 #include "telemetry/sinks.h"
 #include "telemetry/telemetry.h"
 #include "util/json.h"
@@ -606,7 +608,7 @@ static const char *const want_line[NKINDS] = {
 		"\"geo\":{\"country\":\"GB\",\"region_code\":\"ENG\",\"region\":\"England\",\"city\":\"London\","
 		"\"lat\":51.5142,\"lon\":-0.0931},"
 		"\"ecs_geo\":{\"country\":\"SE\",\"region_code\":\"E\",\"region\":\"\xc3\x96sterg\xc3\xb6tland County\","
-		"\"city\":\"Link\xc3\xb6ping\",\"lat\":58.4167,\"lon\":15.6167,\"asn\":29518,\"as_org\":\"Bredband2 AB\"}}",
+		"\"city\":\"Link\xc3\xb6ping\",\"lat\":58.4167,\"lon\":15.6167,\"asn\":29518,\"as_org\":\"Bredband2 AB\"},\"rrl\":null}",
 	[K_MAPPED_ECS_US] = "{\"time\":\"2026-11-21T21:41:15.123462Z\",\"node\":\"ns9.sinkhole.example\","
 		"\"transport\":\"udp\",\"src\":\"89.160.20.112\",\"sport\":40000,\"dst\":\"127.0.0.1\",\"dport\":53,"
 		"\"id\":6,\"opcode\":\"QUERY\",\"flags\":\"rd\",\"qname\":\"WwW.aitism.net.\",\"qtype\":\"AAAA\","
@@ -616,23 +618,23 @@ static const char *const want_line[NKINDS] = {
 		"\"geo\":{\"country\":\"SE\",\"region_code\":\"E\",\"region\":\"\xc3\x96sterg\xc3\xb6tland County\","
 		"\"city\":\"Link\xc3\xb6ping\",\"lat\":58.4167,\"lon\":15.6167,\"asn\":29518,\"as_org\":\"Bredband2 AB\"},"
 		"\"ecs_geo\":{\"country\":\"US\",\"region_code\":\"WA\",\"region\":\"Washington\",\"city\":\"Milton\","
-		"\"lat\":47.2513,\"lon\":-122.3149,\"asn\":209}}",
+		"\"lat\":47.2513,\"lon\":-122.3149,\"asn\":209},\"rrl\":null}",
 	[K_LOCAL_TCP_NOEDNS] = "{\"time\":\"2026-11-21T21:41:15.123463Z\",\"node\":\"ns9.sinkhole.example\","
 		"\"transport\":\"tcp\",\"src\":\"2001:db8::1\",\"sport\":12345,\"dst\":\"2001:db8::53\",\"dport\":53,"
 		"\"id\":7,\"opcode\":\"QUERY\",\"flags\":\"rd\",\"qname\":\"WwW.aitism.net.\",\"qtype\":\"TYPE65534\","
 		"\"qclass\":\"IN\",\"edns\":null,\"rcode\":\"REFUSED\",\"aa\":false,\"tc\":false,\"size\":64,"
-		"\"zone\":null,\"tags\":null,\"geo\":{},\"ecs_geo\":null}",
+		"\"zone\":null,\"tags\":null,\"geo\":{},\"ecs_geo\":null,\"rrl\":null}",
 	[K_ODD_NAME] = "{\"time\":\"2026-11-21T21:41:15.123464Z\",\"node\":\"ns9.sinkhole.example\","
 		"\"transport\":\"udp\",\"src\":\"127.0.0.1\",\"sport\":5353,\"dst\":\"127.0.0.1\",\"dport\":53,"
 		"\"id\":8,\"opcode\":\"QUERY\",\"flags\":\"rd\",\"qname\":\"a\\\\\\\"b\\\\\\\\c\\\\255\\\\..net.\","
 		"\"qtype\":\"TXT\",\"qclass\":\"IN\",\"edns\":{\"size\":1232,\"do\":false,\"ecs\":\"89.160.20.0/24\","
 		"\"cookie\":false,\"cookie_state\":null,\"nsid\":false},\"rcode\":\"NOERROR\",\"aa\":true,\"tc\":false,\"size\":64,"
-		"\"zone\":null,\"tags\":null,\"geo\":{},\"ecs_geo\":{\"asn\":29518,\"as_org\":\"Bredband2 AB\"}}",
+		"\"zone\":null,\"tags\":null,\"geo\":{},\"ecs_geo\":{\"asn\":29518,\"as_org\":\"Bredband2 AB\"},\"rrl\":null}",
 	[K_FORMERR] = "{\"time\":\"2026-11-21T21:41:15.123465Z\",\"node\":\"ns9.sinkhole.example\","
 		"\"transport\":\"udp\",\"src\":\"192.0.2.7\",\"sport\":1,\"dst\":\"127.0.0.1\",\"dport\":53,"
 		"\"id\":9,\"opcode\":\"QUERY\",\"flags\":\"rd\",\"qname\":null,\"qtype\":null,\"qclass\":null,"
 		"\"edns\":null,\"rcode\":\"FORMERR\",\"aa\":false,\"tc\":false,\"size\":12,\"zone\":null,"
-		"\"tags\":null,\"geo\":{},\"ecs_geo\":null}",
+		"\"tags\":null,\"geo\":{},\"ecs_geo\":null,\"rrl\":null}",
 };
 
 #define NRUN 1000u
@@ -960,6 +962,42 @@ static void test_dnstap_row(void)
 	ok(stat(path, &sb) == 0 && sb.st_size > 0, "the dnstap file was written");
 }
 
+/* What rate limiting did is the last field: null, "pass", "slip" (the truncated reply's size and
+ * TC) or "drop" (no reply: rcode null, size 0). */
+static void test_rrl_field(void)
+{
+	static sk_recbuf_t b;
+	sk_jsonl_clock_t clock = { 0 };
+	sk_event_t ev;
+	char line[4096];
+
+	fill_kind(&ev, K_LOCAL_TCP_NOEDNS, 11);
+	is_int(ev.rrl, SK_RRL_NONE, "sk_event_fill: rrl none until the worker says");
+	sk_record_build(&b, &ev, "ns9.sinkhole.example", 1, NULL, NULL);
+	size_t n = sk_jsonl_format(line, sizeof line, &b.rec, &clock);
+	ok(n && strstr(line, ",\"geo\":null,\"ecs_geo\":null,\"rrl\":null}\n"), "not limited: \"rrl\":null, last");
+
+	ev.transport = SK_TRANSPORT_UDP;
+	ev.rrl = SK_RRL_PASS;
+	n = sk_jsonl_format(line, sizeof line, &b.rec, &clock);
+	ok(n && strstr(line, "\"rcode\":\"REFUSED\",\"aa\":false,\"tc\":false,\"size\":64,") &&
+		strstr(line, ",\"rrl\":\"pass\"}\n"), "within the rate: \"rrl\":\"pass\", the reply as built");
+
+	ev.rrl = SK_RRL_SLIP;
+	ev.rflags |= 0x0200;
+	ev.rsize = 40;
+	n = sk_jsonl_format(line, sizeof line, &b.rec, &clock);
+	ok(n && strstr(line, "\"rcode\":\"REFUSED\",\"aa\":false,\"tc\":true,\"size\":40,") &&
+		strstr(line, ",\"rrl\":\"slip\"}\n"), "slipped: \"rrl\":\"slip\", TC and the truncated size");
+
+	ev.rrl = SK_RRL_DROP;
+	ev.rsize = 0;
+	n = sk_jsonl_format(line, sizeof line, &b.rec, &clock);
+	ok(n && strstr(line, "\"rcode\":null,\"aa\":false,\"tc\":false,\"size\":0,") &&
+		strstr(line, ",\"rrl\":\"drop\"}\n") && strstr(line, "\"qname\":\"WwW.aitism.net.\""),
+		"dropped: \"rrl\":\"drop\", no reply, the query still recorded");
+}
+
 static void rm_tmpdir(void)
 {
 	DIR *d = opendir(tmpdir);
@@ -995,6 +1033,7 @@ int main(void)
 	test_geojson();
 	test_tagset();
 	test_dnstext();
+	test_rrl_field();
 	test_event_fill();
 	test_run();
 	test_drops();

@@ -7,6 +7,7 @@
 
 #include "dns/wire.h"
 #include "dns/cookie.h"
+#include "rrl/rrl.h"
 #include "telemetry/dnstap/dnstap_int.h"
 #include "util/json.h"
 #include "util/tagset.h"
@@ -111,6 +112,12 @@ size_t sk_dnstap_extra(char *out, size_t cap, const sk_record_t *rec)
 	if (ev->flags & SK_EV_CUT) {
 		put_key(&b, &first, "cut");
 		PUT(&b, "true");
+	}
+	if (sk_rrl_action_text(ev->rrl)) {
+		put_key(&b, &first, "rrl");
+		PUT(&b, "\"");
+		put(&b, sk_rrl_action_text(ev->rrl), strlen(sk_rrl_action_text(ev->rrl)));
+		PUT(&b, "\"");
 	}
 	PUT(&b, "}");
 
