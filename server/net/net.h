@@ -7,6 +7,7 @@
 
 #include "conf/conf.h"
 #include "db/snapshot.h"
+#include "stats/qstats.h"
 #include "telemetry/telemetry.h"
 
 /*
@@ -86,5 +87,11 @@ const char *sk_net_listen_text(const sk_net_t *net, size_t i);
  * but the set is not one consistent instant.
  */
 void sk_net_stats(const sk_net_t *net, sk_net_stats_t *out);
+
+/*
+ * Sum the workers' query counters (stats/qstats.h: every answered query by rcode, qtype and
+ * transport, and by the tag set of its zone or seized list) into *out. Safe while they run.
+ */
+void sk_net_qstats(const sk_net_t *net, sk_qstats_t *out);
 
 #endif
