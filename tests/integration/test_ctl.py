@@ -5,6 +5,7 @@ tags), reload through the socket with the file:line of a broken zone, the socket
 """
 import grp
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -481,3 +482,40 @@ def test_systemd_unit_verifies():
         p = subprocess.run([tool, "verify", "--man=no", str(u)], capture_output=True, text=True, timeout=60)
         problems = [ln for ln in (p.stdout + p.stderr).splitlines() if "sinkholed.service" in ln]
         assert p.returncode == 0 and not problems, p.stdout + p.stderr
+
+
+def test_socket_belongs_to_the_run_user_in_a_chroot(sockdir, monkeypatch):
+    """As root with `user: nobody` and a chroot: the socket is made before both (its path lies
+    outside the chroot), owned by nobody and its group, and answers from inside; the lookup reads
+    the snapshot loaded inside the chroot."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch users")
+    try:
+        pw = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user nobody")
+    # A sanitizer build: LeakSanitizer reads /proc at exit, which a chroot does not have.
+    opts = os.environ.get("ASAN_OPTIONS")
+    monkeypatch.setenv("ASAN_OPTIONS", f"{opts}:detect_leaks=0" if opts else "detect_leaks=0")
+    root = Path(tempfile.mkdtemp(prefix="skctl-root-", dir="/tmp"))
+    try:
+        os.chmod(root, 0o755)
+        sk.copy_zones(root)
+        for f in root.iterdir():
+            os.chmod(f, 0o644)
+        sock = sockdir / "priv.sock"
+        extra = f"control:\n  socket: {sock}\nmetrics:\n  listen: 127.0.0.1@{sk.free_port(False)}\n"
+        srv = sk.SinkServer(root, extra_server=f"  user: nobody\n  chroot: {root}\n", extra=extra)
+        try:
+            srv.start()
+            st = os.lstat(sock)
+            assert (st.st_uid, st.st_gid) == (pw.pw_uid, pw.pw_gid)
+            assert stat.S_IMODE(st.st_mode) == 0o660
+            assert os.readlink(f"/proc/{srv.pid}/root") == str(root)
+            assert ch.kv(ch.ctl_ok(sock, "lookup", "www.sinkhole.test"))["rcode"] == "NOERROR"
+            assert ch.kv(ch.ctl_ok(sock, "reload"))["generation"] == "2"
+            assert srv.stop() == 0
+        finally:
+            srv.kill()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
