@@ -41,22 +41,20 @@ static long resident_bytes(int fd)
 }
 
 /* What the db holds: counted by walking it, so kept per generation. */
-static void db_facts(sk_ctl_sample_t *s, const sk_db_t *db)
+static void db_facts(sk_ctl_t *ctl, sk_ctl_sample_t *s, const sk_db_t *db)
 {
-	static uint64_t gen;
-	static size_t records, bytes;
-	if (gen != s->generation) {
-		records = 0;
+	if (ctl->facts_gen != s->generation) {
+		ctl->facts_records = 0;
 		for (size_t i = 0; i < sk_db_zone_count(db); i++) {
 			size_t names, recs;
 			sk_zone_counts(sk_db_zone(db, i), &names, &recs);
-			records += recs;
+			ctl->facts_records += recs;
 		}
-		bytes = sk_db_bytes(db);
-		gen = s->generation;
+		ctl->facts_bytes = sk_db_bytes(db);
+		ctl->facts_gen = s->generation;
 	}
-	s->records = records;
-	s->db_bytes = bytes;
+	s->records = ctl->facts_records;
+	s->db_bytes = ctl->facts_bytes;
 }
 
 int sk_ctl_sample(sk_ctl_t *ctl, sk_ctl_sample_t *s)
@@ -75,7 +73,7 @@ int sk_ctl_sample(sk_ctl_t *ctl, sk_ctl_sample_t *s)
 	s->zones = sk_db_zone_count(snap->db);
 	s->lists = sk_db_list_count(snap->db);
 	s->seized = sk_db_seized_count(snap->db);
-	db_facts(s, snap->db);
+	db_facts(ctl, s, snap->db);
 	snprintf(s->identity, sizeof s->identity, "%s", snap->conf->identity ? snap->conf->identity : "");
 	snprintf(s->version, sizeof s->version, "%s", snap->conf->version ? snap->conf->version : "");
 	sk_snapreg_leave(env->reg, env->reader);
@@ -155,7 +153,7 @@ static void cmd_stats(sk_ctl_conn_t *c, sk_ctl_sample_t *s)
 		for (unsigned t = 0; t < SK_QS_TRANSPORTS; t++)
 			for (unsigned r = 0; r < SK_QS_RCODES; r++) {
 				uint64_t v = s->qs->by_tags[id][t][r];
-				const sk_tagset_t *ts = sk_tagset_by_id(id);
+				const sk_tagset_t *ts = v ? sk_tagset_by_id(id) : NULL;
 				if (v)
 					sk_strbuf_printf(o, "tagged transport=%s rcode=%s tags=%s %llu\n",
 						sk_qs_transport_name(t), sk_qs_rcode_name(r),

@@ -52,6 +52,8 @@ struct sk_ctl {
 	sk_ctl_conn_t *conns;
 	unsigned nctl, nhttp;
 	uint64_t requests, http_requests, rejected;   /* control requests, /metrics scrapes */
+	uint64_t facts_gen;     /* the generation facts_* were counted for (commands.c) */
+	size_t facts_records, facts_bytes;
 };
 
 /* Everything `stats`, `status` and /metrics report, read at one moment on the main thread. */
