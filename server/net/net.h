@@ -54,7 +54,8 @@ typedef struct sk_net_stats {
 int sk_net_new(const sk_conf_t *conf, sk_net_t **out);
 
 /*
- * Start the worker threads. `reg` is borrowed, must have as many readers as the net has workers
+ * Start the worker threads. `reg` is borrowed, must have at least as many readers as the net has
+ * workers (worker i is reader i; main keeps one more for the control socket)
  * and outlive the net. `tm` (borrowed, NULL when telemetry is off) gives worker i its ring
  * sk_telemetry_ring(tm, i); every answered query is pushed there, or counted as dropped when the
  * ring is full. The threads run with every signal that the daemon handles blocked, so the main
