@@ -8,14 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <uv.h>
 
 #include "conf/conf.h"
 #include "crypto/crypto.h"
+#include "ctl/ctl.h"
 #include "db/db.h"
 #include "db/snapshot.h"
 #include "net/net.h"
 #include "priv.h"
+#include "sdnotify.h"
 #include "telemetry/telemetry.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -35,7 +38,17 @@ typedef struct sk_running {
 	struct sockaddr_storage *addr;
 	char *user, *group, *chroot;    /* as configured at start; NULL when not */
 	unsigned stats_interval_s;
+	char *ctl_socket, *ctl_group, *metrics;   /* control.socket, control.group, metrics.listen */
+	unsigned ctl_mode;
 } sk_running_t;
+
+/* What the loader thread found, for the main thread to read after joining it. */
+typedef struct sk_load_result {
+	int rc;
+	uint64_t generation;
+	size_t zones, seized;
+	char msg[SK_RELOAD_MSG_MAX];    /* its warnings and errors (util/log.h capture) */
+} sk_load_result_t;
 
 /*
  * The main thread's state. Everything here is touched by the main thread's loop only, except
@@ -51,6 +64,10 @@ typedef struct sk_app {
 	bool loop_open;
 	uv_signal_t sig_hup, sig_term, sig_int, sig_usr1;
 	uv_timer_t stats;       /* logs the net counters every telemetry.stats_interval_s */
+	sk_ctl_t *ctl;          /* control socket and /metrics; NULL when neither is configured */
+	sk_reload_status_t reloads;   /* read by ctl */
+	sk_load_result_t load;  /* written by the loader thread, read after pthread_join */
+	double started;         /* wall clock at start, seconds */
 	uv_async_t loaded;      /* the loader thread has finished */
 	pthread_t loader;
 	bool loading;           /* a loader thread exists and has not been joined */
@@ -134,6 +151,11 @@ static int running_init(sk_running_t *r, const sk_conf_t *conf)
 	r->tcp_max_pending = conf->tcp_max_pending;
 	r->stats_interval_s = conf->telemetry.stats_interval_s;
 	r->rrl_table_size = conf->rrl.enabled ? conf->rrl.table_size : 0;
+	r->ctl_mode = conf->control.mode;
+	if ((conf->control.socket && !(r->ctl_socket = strdup(conf->control.socket))) ||
+	    (conf->control.group && !(r->ctl_group = strdup(conf->control.group))) ||
+	    (conf->metrics.enabled && !(r->metrics = strdup(conf->metrics.listen.text))))
+		return -ENOMEM;
 	if ((conf->user && !(r->user = strdup(conf->user))) ||
 	    (conf->group && !(r->group = strdup(conf->group))) ||
 	    (conf->chroot && !(r->chroot = strdup(conf->chroot))))
@@ -175,6 +197,10 @@ static void warn_restart(const sk_running_t *r, const sk_conf_t *conf)
 	    !same_str(r->chroot, conf->chroot))
 		sk_warn("%s: user, group or chroot changed: they take effect after a restart",
 			conf->path);
+	if (!same_str(r->ctl_socket, conf->control.socket) || !same_str(r->ctl_group, conf->control.group) ||
+	    (r->ctl_socket && r->ctl_mode != conf->control.mode) ||
+	    !same_str(r->metrics, conf->metrics.enabled ? conf->metrics.listen.text : NULL))
+		sk_warn("%s: control or metrics changed: they take effect after a restart", conf->path);
 	/* The table is made at start; rates, window, slip, prefixes and exemptions do change. */
 	if (!r->rrl_table_size && conf->rrl.enabled)
 		sk_warn("%s: rrl was off at start: rate limiting starts after a restart", conf->path);
@@ -189,6 +215,9 @@ static void running_free(sk_running_t *r)
 	free(r->user);
 	free(r->group);
 	free(r->chroot);
+	free(r->ctl_socket);
+	free(r->ctl_group);
+	free(r->metrics);
 }
 
 /* A config without cookies.secret gets the server's own, before its snapshot is published. */
@@ -221,6 +250,7 @@ static void reload(sk_app_t *app)
 	sk_snapshot_t *next;
 	sk_info("reloading %s", app->path);
 	int rc = sk_snapshot_load(app->path, &next);
+	app->load.rc = rc;
 	if (rc) {
 		sk_err("reload failed, keeping generation %llu: %s",
 			(unsigned long long)cur->generation, sk_strerror(rc));
@@ -243,13 +273,22 @@ static void reload(sk_app_t *app)
 	/* The old snapshot is freed: what its smaller blocks held goes back too. */
 	malloc_trim(0);
 	sk_info("reloaded: generation %llu, %zu zones, %zu seized domains", gen, zones, seized);
+	app->load.generation = gen;
+	app->load.zones = zones;
+	app->load.seized = seized;
 }
 
 static void *loader_main(void *arg)
 {
 	sk_app_t *app = arg;
+	/* What this reload reports goes to the log and, for `sinkholectl reload`, here too. */
+	sk_log_capture_t cap = { .buf = app->load.msg, .cap = sizeof app->load.msg };
 	pthread_setname_np(pthread_self(), "sk-loader");
+	sk_log_capture(&cap);
 	reload(app);
+	sk_log_capture(NULL);
+	if (cap.truncated)
+		snprintf(app->load.msg + cap.len, sizeof app->load.msg - cap.len, "(more in the log)\n");
 	uv_async_send(&app->loaded);
 	return NULL;
 }
@@ -277,13 +316,42 @@ static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
 	return rc;
 }
 
+static double wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void start_reload(sk_app_t *app)
 {
 	int rc = start_thread(&app->loader, loader_main, app);
-	if (rc)
+	if (rc) {
 		sk_err("reload: cannot start the loader thread: %s", sk_strerror(rc));
-	else
-		app->loading = true;
+		return;
+	}
+	app->loading = true;
+	app->reloads.started++;
+	sk_notify_reloading();
+}
+
+/* The loader's outcome into the record that the control socket and /metrics read. */
+static void record_reload(sk_app_t *app)
+{
+	sk_reload_status_t *r = &app->reloads;
+	r->done++;
+	r->last_done = wall_now();
+	r->last_failed = app->load.rc != 0;
+	if (app->load.rc) {
+		r->failed++;
+	} else {
+		r->ok++;
+		r->last_ok = r->last_done;
+		r->generation = app->load.generation;
+		r->zones = app->load.zones;
+		r->seized = app->load.seized;
+	}
+	memcpy(r->msg, app->load.msg, sizeof r->msg);
 }
 
 static void on_loaded(uv_async_t *a)
@@ -293,12 +361,32 @@ static void on_loaded(uv_async_t *a)
 		return;
 	pthread_join(app->loader, NULL);
 	app->loading = false;
+	record_reload(app);
+	sk_ctl_reload_done(app->ctl);
 	if (app->stopping) {
 		uv_stop(&app->loop);
 	} else if (app->again) {
 		app->again = false;
 		start_reload(app);
+	} else {
+		sk_notify("READY=1\nSTATUS=%s generation %llu, %zu zones, %zu seized domains",
+			app->load.rc ? "reload failed, serving" : "serving",
+			(unsigned long long)app->reloads.generation, app->reloads.zones, app->reloads.seized);
 	}
+}
+
+/* `sinkholectl reload`: as SIGHUP, and says which reload's end answers the request. */
+static uint64_t ctl_reload(void *arg)
+{
+	sk_app_t *app = arg;
+	if (app->stopping)
+		return 0;
+	uint64_t want = app->reloads.started + 1;
+	if (app->loading)
+		app->again = true;
+	else
+		start_reload(app);
+	return app->loading ? want : 0;
 }
 
 /* SIGHUP: reloads never overlap; any number of SIGHUPs during one make exactly one more. */
@@ -330,6 +418,7 @@ static void on_term(uv_signal_t *s, int signum)
 		return;
 	app->stopping = true;
 	sk_info("%s: stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+	sk_notify("STOPPING=1");
 	sk_net_stop(app->net, SK_DRAIN_MS);
 	/* A reload in progress is let finish (on_loaded stops the loop then): its thread must be
 	 * joined, and its publish waits only for workers, which are ending anyway. */
@@ -431,8 +520,11 @@ static int bind_and_drop(sk_app_t *app, sk_priv_t *priv)
 	}
 	sk_priv_raise_nofile(conf);
 	if ((rc = running_init(&app->running, conf)) ||
-	    (rc = sk_net_new(conf, &app->net)))
+	    (rc = sk_net_new(conf, &app->net)) ||
+	    (rc = sk_ctl_open(conf, priv->ctl_uid, priv->ctl_gid, &app->ctl)))
 		goto out;
+	/* $NOTIFY_SOCKET lies outside any chroot: connected now, it is reachable from inside. */
+	sk_notify_open();
 	if ((rc = sk_priv_apply(priv)))
 		goto out;
 	if (priv->root)
@@ -444,7 +536,7 @@ out:
 
 static int run(const char *path)
 {
-	sk_app_t app = { .path = path };
+	sk_app_t app = { .path = path, .started = wall_now() };
 	sk_priv_t priv = { 0 };
 	sk_snapshot_t *snap;
 	int rc = sk_crypto_init();
@@ -463,7 +555,12 @@ static int run(const char *path)
 	/* The file was read twice: say so if it changed in between. */
 	warn_restart(&app.running, snap->conf);
 	size_t zones = sk_db_zone_count(snap->db), seized = sk_db_seized_count(snap->db);
-	if ((rc = sk_snapreg_new(app.running.workers, snap, &app.reg))) {   /* owns snap, even failing */
+	app.reloads.generation = 1;
+	app.reloads.zones = zones;
+	app.reloads.seized = seized;
+	app.reloads.last_ok = wall_now();
+	/* One reader per worker, and one for the main thread (the control socket's reads). */
+	if ((rc = sk_snapreg_new(app.running.workers + 1, snap, &app.reg))) {   /* owns snap, even failing */
 		sk_err("cannot start: %s", sk_strerror(rc));
 		goto fail;
 	}
@@ -480,12 +577,18 @@ static int run(const char *path)
 	}
 	if ((rc = sk_net_start(app.net, app.reg, app.tm)))
 		goto fail;
+	sk_ctl_env_t env = { .net = app.net, .reg = app.reg, .reader = app.running.workers,
+		.tm = app.tm, .reload = &app.reloads, .started = app.started,
+		.request_reload = ctl_reload, .app = &app };
+	if ((rc = sk_ctl_start(app.ctl, &app.loop, &env)))
+		goto fail;
 	if (app.running.stats_interval_s) {
 		uint64_t ms = (uint64_t)app.running.stats_interval_s * 1000u;
 		uv_timer_start(&app.stats, on_stats, ms, ms);
 	}
 	log_rrl(&app.running, snap->conf);
 	log_ready(&app, zones, seized);
+	sk_notify("READY=1\nSTATUS=serving generation 1, %zu zones, %zu seized domains", zones, seized);
 	uv_run(&app.loop, UV_RUN_DEFAULT);
 	sk_net_join(app.net);
 	log_stats(&app, "stopped");
@@ -494,11 +597,14 @@ fail:
 	sk_net_free(app.net);
 	/* After the workers: drain every ring, flush and close the sinks (nothing accepted is lost). */
 	sk_telemetry_stop(app.tm);
+	sk_ctl_stop(app.ctl);
 	if (app.loop_open) {
 		uv_walk(&app.loop, close_any, NULL);
 		uv_run(&app.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&app.loop);
 	}
+	sk_ctl_free(app.ctl);
+	sk_notify_close();
 	sk_snapreg_free(app.reg);
 	sk_tagset_free_all();
 	running_free(&app.running);

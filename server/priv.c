@@ -79,6 +79,25 @@ static int check_root(const sk_conf_t *conf, sk_priv_t *out)
 	return rc;
 }
 
+/* The control socket belongs to the user the server runs as, and to control.group (the
+ * operators allowed to use sinkholectl), else to the server's group. */
+static int lookup_ctl_group(const sk_conf_t *conf, sk_priv_t *out)
+{
+	out->ctl_uid = out->drop ? out->uid : getuid();
+	out->ctl_gid = out->drop ? out->gid : getgid();
+	if (!conf->control.group)
+		return 0;
+	errno = 0;
+	struct group *gr = getgrnam(conf->control.group);
+	if (!gr) {
+		sk_diag(0, conf->path, conf->control.group_line, "control.group: no such group '%s'%s%s",
+			conf->control.group, errno ? ": " : "", errno ? strerror(errno) : "");
+		return SK_EPARSE;
+	}
+	out->ctl_gid = gr->gr_gid;
+	return 0;
+}
+
 int sk_priv_resolve(const sk_conf_t *conf, sk_priv_t *out)
 {
 	int rc = 0, rc2 = 0;
@@ -96,6 +115,8 @@ int sk_priv_resolve(const sk_conf_t *conf, sk_priv_t *out)
 	}
 	if (conf->chroot)
 		rc2 = check_root(conf, out);
+	if (!rc && !rc2)
+		rc = lookup_ctl_group(conf, out);
 	if (rc || rc2) {
 		sk_priv_free(out);
 		return rc ? rc : rc2;

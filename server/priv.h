@@ -15,13 +15,16 @@ typedef struct sk_priv {
 	char *user, *group;     /* names, for the log */
 	char *root;             /* server.chroot, normalised; NULL: no chroot */
 	char *conf_inside;      /* the config file's path seen from inside root; NULL without root */
+	uid_t ctl_uid;          /* the control socket's owner and group: uid, and control.group, */
+	gid_t ctl_gid;          /* else gid, else the process's own ids */
 } sk_priv_t;
 
 /*
  * Look up the user and group named in `conf` and check the chroot folder, before anything is
  * bound. A user or group that does not exist, a group without a user, a chroot that is not a
  * folder, or a config file outside the chroot is reported as "file:line: message" (sk_diag) and
- * fails with SK_EPARSE; memory: -ENOMEM. Also used by --check. On success *out holds copies
+ * fails with SK_EPARSE; memory: -ENOMEM. So is a `control.group` that does not exist. Also used
+ * by --check. On success *out holds copies
  * (free with sk_priv_free); on failure nothing is held.
  */
 int sk_priv_resolve(const sk_conf_t *conf, sk_priv_t *out);

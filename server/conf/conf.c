@@ -394,6 +394,8 @@ static const field_t top_fields[] = {
 	{ "geoip", sk_cf_parse_geoip, 0, 0, 0, false, NULL },
 	{ "cookies", sk_cf_parse_cookies, 0, 0, 0, false, NULL },
 	{ "rrl", sk_cf_parse_rrl, 0, 0, 0, false, NULL },
+	{ "control", sk_cf_parse_control, 0, 0, 0, false, NULL },
+	{ "metrics", sk_cf_parse_metrics, 0, 0, 0, false, NULL },
 };
 
 /* ---- chroot ---- */
@@ -724,6 +726,9 @@ void sk_conf_free(sk_conf_t *conf)
 		free(conf->telemetry.dnstap->path);
 	free(conf->telemetry.dnstap);
 	free(conf->rrl.exempt);
+	free(conf->control.socket);
+	free(conf->control.group);
+	free(conf->metrics.listen.text);
 	free(conf->geoip_city);
 	free(conf->geoip_asn);
 	free(conf->version);

@@ -100,6 +100,22 @@ typedef struct sk_rrl_conf {
 	size_t nexempt;
 } sk_rrl_conf_t;
 
+/* control: the unix socket sinkholectl talks to (server/ctl/). Off when the section is absent. */
+#define SK_CONTROL_PATH_MAX 107     /* sun_path's size less its NUL */
+#define SK_CONTROL_DEFAULT_MODE 0660
+typedef struct sk_control_conf {
+	char *socket;           /* absolute path, as seen outside any chroot; NULL: no control socket */
+	unsigned mode;          /* permission bits of the socket file; default 0660 */
+	char *group;            /* the socket file's group; NULL: server.group (or the user's group) */
+	unsigned line, group_line;  /* where socket and group were given, for diagnostics */
+} sk_control_conf_t;
+
+/* metrics: the Prometheus text endpoint (GET /metrics). Off when the section is absent. */
+typedef struct sk_metrics_conf {
+	bool enabled;
+	sk_listen_t listen;     /* address@port (the port is required) */
+} sk_metrics_conf_t;
+
 typedef struct sk_conf {
 	char *path;             /* the config file, as given */
 
@@ -139,6 +155,11 @@ typedef struct sk_conf {
 
 	/* rrl: response rate limiting (enabled false when the section is absent) */
 	sk_rrl_conf_t rrl;
+
+	/* control: and metrics: read at start only (their sockets are bound before the privilege
+	 * drop); a reload that changes them warns that a restart is needed */
+	sk_control_conf_t control;
+	sk_metrics_conf_t metrics;
 
 	/* geoip: databases for the telemetry thread; NULL when not configured */
 	char *geoip_city;       /* a City or Country database */

@@ -108,5 +108,7 @@ void sk_cf_parse_seized(ctx_t *ctx, const char *where, yaml_node_t *val, const f
 void sk_cf_parse_telemetry(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj);
 void sk_cf_parse_geoip(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj);
 void sk_cf_parse_rrl(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj);
+void sk_cf_parse_control(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj);
+void sk_cf_parse_metrics(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj);
 
 #endif

@@ -120,4 +120,23 @@ const sk_tag_t *sk_zone_tags(const sk_zone_t *zone, size_t *n);
 /* The zone's tags, interned (util/tagset.h): valid until exit, so an event may carry it. */
 const sk_tagset_t *sk_zone_tagset(const sk_zone_t *zone);
 
+/* dbinfo.c: what a db holds, for the control socket and /metrics (never on the query path). */
+
+/* Owner names that hold records, and records, in the zone (a seized list's template too). */
+void sk_zone_counts(const sk_zone_t *zone, size_t *names, size_t *records);
+
+/* Seized list `i`'s tags, interned; NULL when i is out of range. */
+const sk_tagset_t *sk_db_list_tagset(const sk_db_t *db, size_t i);
+
+/* Bytes the compiled data takes: tables, wire-format records (not the allocator's overhead). */
+size_t sk_db_bytes(const sk_db_t *db);
+
+/*
+ * The records of a DNS message (`len` bytes of wire format, as sk_respond wrote it) in
+ * presentation format, one per line: "answer\t<rr>", "authority\t<rr>", "additional\t<rr>"
+ * (the OPT record is not among them). Stores a new NUL-terminated string in *out (free it).
+ * Returns 0, -EINVAL when the bytes are not a message, or -ENOMEM. Uses ldns: control socket only.
+ */
+int sk_db_msg_text(const uint8_t *msg, size_t len, char **out);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include "conf/conf.h"
 #include "db/snapshot.h"
+#include "stats/qstats.h"
 #include "telemetry/telemetry.h"
 
 /*
@@ -53,7 +54,8 @@ typedef struct sk_net_stats {
 int sk_net_new(const sk_conf_t *conf, sk_net_t **out);
 
 /*
- * Start the worker threads. `reg` is borrowed, must have as many readers as the net has workers
+ * Start the worker threads. `reg` is borrowed, must have at least as many readers as the net has
+ * workers (worker i is reader i; main keeps one more for the control socket)
  * and outlive the net. `tm` (borrowed, NULL when telemetry is off) gives worker i its ring
  * sk_telemetry_ring(tm, i); every answered query is pushed there, or counted as dropped when the
  * ring is full. The threads run with every signal that the daemon handles blocked, so the main
@@ -86,5 +88,11 @@ const char *sk_net_listen_text(const sk_net_t *net, size_t i);
  * but the set is not one consistent instant.
  */
 void sk_net_stats(const sk_net_t *net, sk_net_stats_t *out);
+
+/*
+ * Sum the workers' query counters (stats/qstats.h: every answered query by rcode, qtype and
+ * transport, and by the tag set of its zone or seized list) into *out. Safe while they run.
+ */
+void sk_net_qstats(const sk_net_t *net, sk_qstats_t *out);
 
 #endif

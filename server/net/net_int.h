@@ -10,6 +10,7 @@
 
 #include "net/net.h"
 #include "rrl/rrl.h"
+#include "stats/qstats.h"
 #include "telemetry/ring.h"
 #include "telemetry/telemetry.h"
 
@@ -47,6 +48,7 @@ struct sk_worker {
 	unsigned id;            /* reader index in the snapshot registry */
 	sk_ring_t *ring;        /* this worker's telemetry ring, NULL when telemetry is off */
 	sk_rrl_t *rrl;          /* the net's rate limiting table (shared), NULL when off at start */
+	sk_qstats_t *qs;        /* this worker's query counters (the net's array; read by sk_net_qstats) */
 	bool loop_open;         /* loop initialised and not yet finished */
 	size_t nsock;           /* one UDP socket and one TCP listener per listen address */
 	sk_udp_t **udp;
@@ -68,6 +70,12 @@ struct sk_worker {
 static inline void sk_ctr_add(uint64_t *c, uint64_t n)
 {
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+/* Count one answered query in the worker's query counters (by rcode, qtype, transport, tags). */
+static inline void sk_count_query(sk_worker_t *w, const sk_resp_info_t *info, unsigned transport)
+{
+	sk_qstats_count(w->qs, transport, info->rcode, info->q.has_question, info->q.qtype, info->tags);
 }
 
 /*

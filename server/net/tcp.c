@@ -276,6 +276,7 @@ static void conn_process(sk_tcp_conn_t *c)
 			dropped++;
 			continue;
 		}
+		sk_count_query(w, &info, SK_TRANSPORT_TCP);
 		if (w->ring)
 			sk_capture(w, &info, SK_TRANSPORT_TCP, (const struct sockaddr *)&c->peer,
 				(const struct sockaddr *)&c->local, now, SK_RRL_NONE);

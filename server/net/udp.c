@@ -221,6 +221,7 @@ static void answer(sk_udp_t *u, int n)
 			dropped++;
 			continue;
 		}
+		sk_count_query(w, &info, SK_TRANSPORT_UDP);
 		sk_rrl_action_t act = SK_RRL_NONE;
 		if (w->rrl) {
 			act = limit(u, i, snap, &info, now, &len);

@@ -22,6 +22,7 @@ struct sk_net {
 	sk_net_limits_t limits;
 	sk_snapreg_t *reg;
 	sk_rrl_t *rrl;          /* owned; the workers share it; NULL when rrl was off at start */
+	sk_qstats_t *qs;        /* owned; one per worker, each written by its worker alone */
 	pthread_t *threads;
 	unsigned nthreads;      /* started and not yet joined */
 	atomic_bool stop_requested;
@@ -124,6 +125,7 @@ static int worker_init(sk_net_t *net, sk_worker_t *w, unsigned id)
 	int rc;
 	w->net = net;
 	w->rrl = net->rrl;
+	w->qs = &net->qs[id];
 	w->limits = &net->limits;
 	w->id = id;
 	if ((rc = uv_loop_init(&w->loop)))
@@ -171,7 +173,8 @@ int sk_net_new(const sk_conf_t *conf, sk_net_t **out)
 	net->listen_text = calloc(net->nlisten, sizeof *net->listen_text);
 	net->threads = calloc(net->nworkers, sizeof *net->threads);
 	net->workers = aligned_alloc(SK_CACHELINE, net->nworkers * sizeof *net->workers);
-	if (!net->listen_text || !net->threads || !net->workers)
+	net->qs = sk_qstats_new(net->nworkers);
+	if (!net->listen_text || !net->threads || !net->workers || !net->qs)
 		goto fail;
 	memset(net->workers, 0, net->nworkers * sizeof *net->workers);
 	for (unsigned j = 0; j < net->nworkers; j++)
@@ -269,6 +272,7 @@ void sk_net_free(sk_net_t *net)
 	}
 	free(net->workers);
 	sk_rrl_free(net->rrl);
+	sk_qstats_free(net->qs);
 	free(net->cpus);
 	free(net->threads);
 	free(net->listen_text);
@@ -288,6 +292,11 @@ size_t sk_net_listen_count(const sk_net_t *net)
 const char *sk_net_listen_text(const sk_net_t *net, size_t i)
 {
 	return i < net->nlisten ? net->listen_text[i] : NULL;
+}
+
+void sk_net_qstats(const sk_net_t *net, sk_qstats_t *out)
+{
+	sk_qstats_sum(net->qs, net->nworkers, out);
 }
 
 void sk_net_stats(const sk_net_t *net, sk_net_stats_t *out)

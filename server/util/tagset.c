@@ -1,5 +1,6 @@
 /* tagset.c -- interned tag sets: one copy of each distinct set, kept until exit */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,24 @@ typedef struct node {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static node_t **table;
 static size_t nbuckets, nsets;
+static const sk_tagset_t **by_id;   /* by_id[id - 1]: the set with that id, for the counters' reader */
+static size_t by_id_cap;
 
-static const sk_tagset_t empty = { 0, NULL, "{}", 2 };
+static const sk_tagset_t empty = { 0, NULL, "{}", 2, 0 };
+
+/* Room for one more id; false on ENOMEM (the set is then not interned). */
+static bool by_id_reserve(void)
+{
+	if (nsets < by_id_cap)
+		return true;
+	size_t cap = by_id_cap ? by_id_cap * 2 : 64;
+	const sk_tagset_t **n = realloc(by_id, cap * sizeof *n);
+	if (!n)
+		return false;
+	by_id = n;
+	by_id_cap = cap;
+	return true;
+}
 
 /* FNV-1a over keys and values with their lengths, so {"ab":"c"} and {"a":"bc"} differ. */
 static uint64_t hash_tags(const sk_tag_t *tags, size_t n)
@@ -131,16 +148,37 @@ const sk_tagset_t *sk_tagset_intern(const sk_tag_t *tags, size_t n)
 			goto out;
 		}
 	}
+	if (!by_id_reserve())
+		goto out;
 	node_t *nd = make_node(tags, n, h);
 	if (!nd)
 		goto out;
 	nd->next = table[h & (nbuckets - 1)];
 	table[h & (nbuckets - 1)] = nd;
-	nsets++;
+	by_id[nsets++] = &nd->set;
+	nd->set.id = (unsigned)nsets;
 	found = &nd->set;
 out:
 	pthread_mutex_unlock(&lock);
 	return found;
+}
+
+const sk_tagset_t *sk_tagset_by_id(unsigned id)
+{
+	if (id == 0)
+		return &empty;
+	pthread_mutex_lock(&lock);
+	const sk_tagset_t *set = id <= nsets ? by_id[id - 1] : NULL;
+	pthread_mutex_unlock(&lock);
+	return set;
+}
+
+unsigned sk_tagset_count(void)
+{
+	pthread_mutex_lock(&lock);
+	unsigned n = (unsigned)nsets + 1;
+	pthread_mutex_unlock(&lock);
+	return n;
 }
 
 void sk_tagset_free_all(void)
@@ -154,6 +192,8 @@ void sk_tagset_free_all(void)
 	}
 	free(table);
 	table = NULL;
-	nbuckets = nsets = 0;
+	free(by_id);
+	by_id = NULL;
+	nbuckets = nsets = by_id_cap = 0;
 	pthread_mutex_unlock(&lock);
 }

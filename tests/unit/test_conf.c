@@ -398,6 +398,42 @@ static void test_rrl(void)
 	}
 }
 
+static void test_control(void)
+{
+	sk_conf_t *c = NULL;
+	int rc = load_captured(data_path("control.yaml"), &c);
+	is_int(rc, 0, "control.yaml loads");
+	ok(errbuf[0] == '\0', "control.yaml prints nothing");
+	if (rc != 0 || !c) {
+		show_err();
+		return;
+	}
+	ok(str_is(c->control.socket, "/run/sinkholed/control.sock"), "control.socket");
+	is_int(c->control.mode, 0640, "control.mode \"0640\" is octal");
+	ok(str_is(c->control.group, "adm"), "control.group");
+	is_int(c->control.line, 4, "control.socket's line kept");
+	ok(c->metrics.enabled, "metrics: on by its presence");
+	ok(str_is(c->metrics.listen.text, "[::1]@9153"), "metrics.listen text");
+	const struct sockaddr_in6 *a6 = (const void *)&c->metrics.listen.addr;
+	ok(a6->sin6_family == AF_INET6 && ntohs(a6->sin6_port) == 9153, "metrics.listen: ::1 port 9153");
+	sk_conf_free(c);
+
+	rc = load_captured(data_path("control_defaults.yaml"), &c);
+	is_int(rc, 0, "control_defaults.yaml loads");
+	if (rc == 0) {
+		is_int(c->control.mode, 0660, "control.mode defaults to 0660");
+		ok(c->control.group == NULL, "control.group defaults to none (the server's group)");
+		const struct sockaddr_in *a4 = (const void *)&c->metrics.listen.addr;
+		ok(a4->sin_family == AF_INET && ntohs(a4->sin_port) == 9153, "metrics.listen: 127.0.0.1@9153");
+		sk_conf_free(c);
+	}
+	rc = load_captured(data_path("minimal.yaml"), &c);
+	if (rc == 0) {
+		ok(!c->control.socket && !c->metrics.enabled, "no sections: no control socket, no metrics");
+		sk_conf_free(c);
+	}
+}
+
 static void test_names(void)
 {
 	static const char *const want[] = { ".", "x\\.y.example", "\\065\\255.example.", NULL,
@@ -433,7 +469,7 @@ struct bad {
 
 static const struct bad bad_configs[] = {
 	{ "bad_unknown_key.yaml", SK_EPARSE, 1, 3, "server: unknown key 'wokers', expected one of: listen," },
-	{ "bad_unknown_section.yaml", SK_EPARSE, 1, 4, "unknown section 'telemetri', expected one of: server, zones, seized, telemetry, geoip, cookies, rrl" },
+	{ "bad_unknown_section.yaml", SK_EPARSE, 1, 4, "unknown section 'telemetri', expected one of: server, zones, seized, telemetry, geoip, cookies, rrl, control, metrics" },
 	{ "bad_port.yaml", SK_EPARSE, 1, 4, "server.listen: bad port in '127.0.0.2@65536', expected a whole number from 1 to 65535" },
 	{ "bad_port_junk.yaml", SK_EPARSE, 1, 2, "server.listen: bad port in '127.0.0.1@53x'" },
 	{ "bad_address.yaml", SK_EPARSE, 1, 4, "server.listen: bad address in '127.0.0.256@53', expected an IPv4 or IPv6 address" },
@@ -548,6 +584,15 @@ static const struct bad bad_configs[] = {
 	{ "bad_rrl_forms.yaml", SK_EPARSE, 1, 4, "rrl.exempt: expected a list of address/length prefixes, got '192.0.2.0/24'" },
 	{ "bad_rrl_empty.yaml", SK_EPARSE, 1, 3, "rrl: expected a mapping of keys, got nothing" },
 	{ "bad_rrl_many.yaml", SK_EPARSE, 1, 4, "rrl.exempt: 65 prefixes, at most 64 are allowed" },
+	/* control and metrics */
+	{ "bad_control.yaml", SK_EPARSE, 5, 4, "control.socket: expected an absolute path, got 'run/control.sock'" },
+	{ "bad_control.yaml", SK_EPARSE, 5, 5, "control.mode: expected an octal mode from 0000 to 0777 such as \"0660\", got '0668'" },
+	{ "bad_control.yaml", SK_EPARSE, 5, 6, "control.group: expected a group name, got a list" },
+	{ "bad_control.yaml", SK_EPARSE, 5, 7, "control: unknown key 'user', expected one of: socket, mode, group" },
+	{ "bad_control.yaml", SK_EPARSE, 5, 9, "metrics.listen: expected an IPv4 or IPv6 address, then @port (such as 127.0.0.1@9153), got '127.0.0.1'" },
+	{ "bad_control_more.yaml", SK_EPARSE, 3, 4, "control.mode: expected an octal mode from 0000 to 0777 such as \"0660\", got '1777'" },
+	{ "bad_control_more.yaml", SK_EPARSE, 3, 4, "control: missing key 'socket', expected an absolute path" },
+	{ "bad_control_more.yaml", SK_EPARSE, 3, 6, "metrics.listen: expected an IPv4 or IPv6 address, then @port (such as 127.0.0.1@9153), got '127.0.0.1@99999'" },
 	/* Every problem in one pass, each on its own line. */
 	{ "bad_many.yaml", SK_EPARSE, 8, 3, "bad port in '127.0.0.1@0'" },
 	{ "bad_many.yaml", SK_EPARSE, 8, 3, "bad address in 'nonsense'" },
@@ -685,6 +730,7 @@ int main(void)
 		datadir = "tests/unit/data";
 	test_full();
 	test_defaults();
+	test_control();
 	test_names();
 	test_telemetry();
 	test_rrl();

@@ -47,7 +47,7 @@ typedef struct fx {
 
 static sk_tag_t tag_kv[] = { { "case", "2024-17" }, { "operation", "Nightfall" } };
 #define TAGS_JSON "{\"case\":\"2024-17\",\"operation\":\"Nightfall\"}"
-static const sk_tagset_t tags = { 2, tag_kv, TAGS_JSON, sizeof TAGS_JSON - 1 };
+static const sk_tagset_t tags = { 2, tag_kv, TAGS_JSON, sizeof TAGS_JSON - 1, 0 };
 
 /* "a.b.c" (no escapes) to wire form; returns its length. */
 static size_t put_name(uint8_t *p, const char *name)
