@@ -335,6 +335,21 @@ static bool relative_rdata(zparse_t *p, zfile_t *f, ldns_rr *rr)
 	return false;
 }
 
+/* ldns appends the origin to a relative name without checking the result against the 255 bytes
+ * a name may hold (RFC 1035 3.1), so a long $ORIGIN makes longer names: checked here, before
+ * anything copies a name into a 255-byte buffer or its length into a byte. */
+static bool names_fit(ldns_rr *rr)
+{
+	if (ldns_rdf_size(ldns_rr_owner(rr)) > SK_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
+		ldns_rdf *rdf = ldns_rr_rdf(rr, i);
+		if (ldns_rdf_get_type(rdf) == LDNS_RDF_TYPE_DNAME && ldns_rdf_size(rdf) > SK_NAME_MAX)
+			return false;
+	}
+	return true;
+}
+
 /* The zone-level rules that one record can be checked against on its own. `guessed`: the origin
  * was taken from this record's owner, so it must be the SOA that decides the apex. */
 static int accept_record(zparse_t *p, zfile_t *f, ldns_rr *rr, uint32_t ttl, bool guessed)
@@ -346,6 +361,11 @@ static int accept_record(zparse_t *p, zfile_t *f, ldns_rr *rr, uint32_t ttl, boo
 	ldns_dname2canonical(owner);
 	if (type == 0) {
 		report(p, f->path, f->start, SK_EPARSE, "unknown record type");
+		return 0;
+	}
+	if (!names_fit(rr)) {
+		report(p, f->path, f->start, SK_EPARSE, "a name longer than 255 bytes once the origin "
+			"is appended (RFC 1035 3.1)");
 		return 0;
 	}
 	if (!p->apex) {

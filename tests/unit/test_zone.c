@@ -171,6 +171,12 @@ static void test_errors(void)
 	fails("noorigin-bad.zone", NULL, SK_EZONE, "noorigin-bad.zone:1: the first record must be the SOA",
 		"no origin and the first record is not the SOA");
 	fails("absent.zone", NULL, -ENOENT, "test.conf:10: cannot read zone file", "missing zone file");
+	fails("long-name.zone", NULL, SK_EPARSE, "long-name.zone:6: a name longer than 255 bytes",
+		"an owner past 255 bytes with the origin");
+	ok(strstr(errbuf, "long-name.zone:7: a name longer than 255 bytes") != NULL,
+		"a CNAME target past 255 bytes reported");
+	ok(strstr(errbuf, "long-name.zone:8: a name longer than 255 bytes") != NULL,
+		"an MX exchange past 255 bytes reported");
 	fails("parse.zone", "other.test", SK_EZONE,
 		"parse.zone:4: SOA record of parse.test. is not at the zone apex other.test.",
 		"config name: differs from the file's SOA");
