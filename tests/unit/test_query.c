@@ -10,7 +10,8 @@ typedef struct pkt {
 
 static void put(pkt_t *p, const void *d, size_t n)
 {
-	memcpy(p->b + p->n, d, n);
+	if (n)          /* memcpy from NULL is undefined even for 0 bytes (UBSan says so) */
+		memcpy(p->b + p->n, d, n);
 	p->n += n;
 }
 static void put16(pkt_t *p, uint16_t v)
