@@ -98,9 +98,11 @@ for target in build-ci/fuzz/tests/fuzz/fuzz_*; do
   rm -rf "$corpus"; mkdir -p "$corpus"
   cp tests/fuzz/corpus/"$short"/* "$corpus"/ 2>/dev/null
   # -close_fd_mask=2: the loaders' file:line diagnostics would fill the log; libFuzzer still
-  # prints its own lines and any sanitizer report.
+  # prints its own lines and any sanitizer report. tests/fuzz/<target>.dict: the input's keywords.
+  dict=()
+  [ -f tests/fuzz/"$short".dict ] && dict=(-dict=tests/fuzz/"$short".dict)
   if "$target" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-      -close_fd_mask=2 -artifact_prefix="$out/$name-" "$corpus" > "$out/$name.log" 2>&1; then
+      -close_fd_mask=2 "${dict[@]}" -artifact_prefix="$out/$name-" "$corpus" > "$out/$name.log" 2>&1; then
     echo pass > "$out/$name.result"
     echo "$name: ok ($(ls "$corpus" | wc -l) corpus entries, $(grep -o 'stat::number_of_executed_units: [0-9]*' "$out/$name.log" | grep -o '[0-9]*$') runs)"
   else
