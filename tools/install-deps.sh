@@ -8,7 +8,7 @@ build="build-essential pkg-config meson ninja-build libuv1-dev libldns-dev libya
        libsodium-dev libfstrm-dev libprotobuf-c-dev protobuf-c-compiler"
 test="clang libclang-rt-14-dev knot knot-dnsutils dnsutils ldnsutils dnsperf python3-dnspython python3-pytest
       nsd iproute2 mmdb-bin procps fstrm-bin golang-github-dnstap-golang-dnstap-cli knot-module-dnstap
-      curl prometheus systemd"
+      curl prometheus systemd valgrind"
 pkgs=$build
 [ "${1:-}" = "--test" ] && pkgs="$build $test"
 sudo=""

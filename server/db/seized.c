@@ -150,6 +150,8 @@ static void unmap_file(mapped_t *m)
 static size_t count_lines(const mapped_t *m)
 {
 	size_t n = 1;
+	if (!m->len)
+		return n;   /* nothing mapped: m->p is NULL, and NULL + 0 is undefined behaviour */
 	for (const char *p = m->p, *e = m->p + m->len; p && (p = memchr(p, '\n', (size_t)(e - p))); p++)
 		n++;
 	return n;
@@ -242,11 +244,14 @@ static int add_domain(lload_t *ld, const uint8_t *name, size_t len, unsigned lin
  * comment after it allowed. */
 static int parse_list(lload_t *ld, const mapped_t *m)
 {
-	const char *p = m->p, *end = m->p + m->len;
+	const char *p = m->p, *end;
 	unsigned line = 0;
 	uint8_t wire[SK_NAME_MAX];
 	int rc;
 
+	if (!m->len)
+		return 0;   /* an empty file maps nothing (m->p NULL) */
+	end = m->p + m->len;
 	while (p && p < end) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		const char *le = eol ? eol : end, *s = p;

@@ -248,6 +248,51 @@ static bool name_in_zone(const uint8_t *n, size_t nlen, const uint8_t *apex, siz
 	return nlen - i == alen && memcmp(n + i, apex, alen) == 0;
 }
 
+/*
+ * The types whose RDATA the answer builder walks as names, to compress them (the RFC 1035 types
+ * RFC 3597 s4 allows it for; dns/writer.c): fixed bytes before the names, how many names, fixed
+ * bytes after. Each such RDATA must be exactly that: the "\#" form (RFC 3597 s5) lets a zone file
+ * write any bytes for any type, and the builder reads these names without a length.
+ */
+static bool rdata_layout(uint16_t type, size_t *before, unsigned *names, size_t *after)
+{
+	*before = *after = 0;
+	switch (type) {
+	case SK_TYPE_NS: case SK_TYPE_MD: case SK_TYPE_MF: case SK_TYPE_CNAME:
+	case SK_TYPE_MB: case SK_TYPE_MG: case SK_TYPE_MR: case SK_TYPE_PTR:
+		*names = 1;
+		return true;
+	case SK_TYPE_MINFO:
+		*names = 2;
+		return true;
+	case SK_TYPE_SOA:
+		*names = 2, *after = 20;
+		return true;
+	case SK_TYPE_MX:
+		*before = 2, *names = 1;
+		return true;
+	}
+	return false;
+}
+
+/* True when `rd` (`rdlen` bytes) holds the names of its type's layout, whole and uncompressed. */
+static bool rdata_names_ok(uint16_t type, const uint8_t *rd, size_t rdlen)
+{
+	size_t pos, after;
+	unsigned names;
+	if (!rdata_layout(type, &pos, &names, &after))
+		return true;
+	for (unsigned k = 0; k < names; k++) {
+		size_t start = pos;
+		while (pos < rdlen && rd[pos] && rd[pos] <= SK_LABEL_MAX)
+			pos += rd[pos] + 1u;
+		if (pos >= rdlen || rd[pos] || pos + 1 - start > SK_NAME_MAX)
+			return false;
+		pos++;
+	}
+	return pos + after == rdlen;
+}
+
 /* Copy an accepted record into the source: lowercased owner, then RDATA with names lowercased. */
 static int store_record(zparse_t *p, zfile_t *f, ldns_rr *rr, uint32_t ttl)
 {
@@ -299,6 +344,13 @@ static int store_record(zparse_t *p, zfile_t *f, ldns_rr *rr, uint32_t ttl)
 		memcpy(s->arena + s->arena_len, ldns_rdf_data(rdf), ldns_rdf_size(rdf));
 		s->arena_len += ldns_rdf_size(rdf);
 	}
+	if (!rdata_names_ok(r->type, sk_zrec_rdata(s, r), r->rdlen)) {
+		const ldns_rr_descriptor *d = ldns_rr_descript(r->type);
+		report(p, f->path, f->start, SK_EPARSE, "%s record: RDATA does not hold the domain "
+			"names its type has", d && d->_name ? d->_name : "this");
+		s->arena_len = r->off;    /* taken back */
+		s->nrec--;
+	}
 	return 0;
 }
 
@@ -335,6 +387,21 @@ static bool relative_rdata(zparse_t *p, zfile_t *f, ldns_rr *rr)
 	return false;
 }
 
+/* ldns appends the origin to a relative name without checking the result against the 255 bytes
+ * a name may hold (RFC 1035 3.1), so a long $ORIGIN makes longer names: checked here, before
+ * anything copies a name into a 255-byte buffer or its length into a byte. */
+static bool names_fit(ldns_rr *rr)
+{
+	if (ldns_rdf_size(ldns_rr_owner(rr)) > SK_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
+		ldns_rdf *rdf = ldns_rr_rdf(rr, i);
+		if (ldns_rdf_get_type(rdf) == LDNS_RDF_TYPE_DNAME && ldns_rdf_size(rdf) > SK_NAME_MAX)
+			return false;
+	}
+	return true;
+}
+
 /* The zone-level rules that one record can be checked against on its own. `guessed`: the origin
  * was taken from this record's owner, so it must be the SOA that decides the apex. */
 static int accept_record(zparse_t *p, zfile_t *f, ldns_rr *rr, uint32_t ttl, bool guessed)
@@ -346,6 +413,11 @@ static int accept_record(zparse_t *p, zfile_t *f, ldns_rr *rr, uint32_t ttl, boo
 	ldns_dname2canonical(owner);
 	if (type == 0) {
 		report(p, f->path, f->start, SK_EPARSE, "unknown record type");
+		return 0;
+	}
+	if (!names_fit(rr)) {
+		report(p, f->path, f->start, SK_EPARSE, "a name longer than 255 bytes once the origin "
+			"is appended (RFC 1035 3.1)");
 		return 0;
 	}
 	if (!p->apex) {

@@ -109,7 +109,9 @@ static int write_owner(sk_writer_t *w, const sk_rr_ref_t *ref)
 
 /*
  * RDATA layouts whose names RFC 3597 s4 allows to compress: how many names lead the RDATA after
- * `skip` fixed bytes, as (skip, names). Everything after the names is copied as it is.
+ * `skip` fixed bytes, as (skip, names). Everything after the names is copied as it is. The names
+ * are read without a length: db/zone.c (rdata_layout) refuses a record of these types whose
+ * RDATA does not hold them whole, so a type added here is added there too.
  */
 static bool compressible(uint16_t type, unsigned *skip, unsigned *names)
 {

@@ -10,6 +10,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import dns.query
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -40,6 +42,60 @@ DEFAULT_ZONES = [
 
 IDENTITY = "ns9.test.example"
 VERSION = "sinkholed 0.1.0"
+
+# -- sanitized binaries (tests/run.sh's second integration run, from build-ci/asan) -----------------
+# SK_SANITIZED: the binaries under test were built with ASan+UBSan. Tests that cannot run so (an
+# LD_PRELOADed allocator, say) skip with the reason; every wait on the server is multiplied by
+# SK_TIMEOUT_FACTOR; and a server or tool that printed a sanitizer report, or exited with the
+# sanitizers' exit code (SK_SAN_EXITCODE, set in ASAN_OPTIONS/UBSAN_OPTIONS by tests/run.sh), fails
+# the test that ran it.
+SANITIZED = bool(os.environ.get("SK_SANITIZED"))
+SAN_EXITCODE = int(os.environ.get("SK_SAN_EXITCODE", "86"))
+TIMEOUT_FACTOR = max(1.0, float(os.environ.get("SK_TIMEOUT_FACTOR", "1")))
+SAN_REPORT = re.compile(r"ERROR: AddressSanitizer|WARNING: AddressSanitizer|LeakSanitizer|runtime error:|"
+                        r"UndefinedBehaviorSanitizer")
+
+
+def scaled(seconds):
+    """A wait on the server, longer for sanitized binaries (SK_TIMEOUT_FACTOR)."""
+    return seconds * TIMEOUT_FACTOR
+
+
+def sanitizer_report(text, rc=None):
+    """The sanitizer report in a process's output (from a line or two before it, at most 6000
+    characters), or a note when only the exit code tells; None when there is neither."""
+    m = SAN_REPORT.search(text or "")
+    if m:
+        start = text.rfind("\n", 0, max(0, m.start() - 200)) + 1   # a line or two before it
+        return text[start:start + 6000]
+    if rc == SAN_EXITCODE and SANITIZED:
+        return f"exit code {rc} (the sanitizers' exit code) and no report in the output"
+    return None
+
+
+def check_sanitizer(text, rc, what):
+    """Fail (AssertionError) when `text`, the output of `what`, holds a sanitizer report or rc is
+    the sanitizers' exit code."""
+    report = sanitizer_report(text, rc)
+    assert report is None, f"{what}: sanitizer report (exit code {rc}):\n{report}"
+
+
+def run_binary(cmd, **kw):
+    """subprocess.run() of one of our binaries (sinkholed, sinkhole-check) with its output
+    captured as text, failing the test on a sanitizer report. Returns the CompletedProcess."""
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    p = subprocess.run([str(c) for c in cmd], **kw)
+    check_sanitizer((p.stdout or "") + (p.stderr or ""), p.returncode, " ".join(str(c) for c in cmd))
+    return p
+
+
+def skip_if_sanitized(reason):
+    """Skip, with the reason printed, when the binaries under test are sanitized."""
+    if SANITIZED:
+        msg = f"not under ASan/UBSan: {reason}"
+        print(f"SKIP: {msg}", file=sys.stderr)
+        pytest.skip(msg)
 
 
 def sinkholed_path():
@@ -177,6 +233,7 @@ class SinkServer:
         self.log = self.workdir / "sinkholed.log"
         self.proc = None
         self._logf = None
+        self.wrapper = []       # a command to run sinkholed under (valgrind ...), or nothing
 
     # -- process control -------------------------------------------------------------------
     def write_config(self, **override):
@@ -185,6 +242,7 @@ class SinkServer:
         write_config(self.conf, self.port, self.zones, v6=self.v6, **kw)
 
     def start(self, timeout=10.0):
+        timeout = scaled(timeout)
         binary = sinkholed_path()
         if not binary.exists():
             raise RuntimeError(f"sinkholed binary not found at {binary} (set SINKHOLED or build it)")
@@ -194,8 +252,9 @@ class SinkServer:
             self.write_config()
             self._logf = open(self.log, "ab")
             self._log_start = self.log.stat().st_size
+            self._san_checked = False
             # cwd is "/" so that relative zone paths must be resolved from the config folder
-            self.proc = subprocess.Popen([str(binary), "-c", str(self.conf)], cwd="/",
+            self.proc = subprocess.Popen(self.wrapper + [str(binary), "-c", str(self.conf)], cwd="/",
                                          stdin=subprocess.DEVNULL, stdout=self._logf,
                                          stderr=subprocess.STDOUT)
             if self._wait_ready(timeout):
@@ -252,7 +311,7 @@ class SinkServer:
         Returns the log text written since the signal."""
         start = self.log_size()
         self.proc.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)
         while time.monotonic() < deadline:
             text = self.log_text(start)
             for line in text.splitlines():
@@ -265,21 +324,31 @@ class SinkServer:
         raise RuntimeError(f"no reload log line within {timeout}s; new log:\n{self.log_text(start)}")
 
     def stop(self, sig=signal.SIGTERM, timeout=10.0):
-        """Signal the server and return its exit code (None if it had to be killed)."""
+        """Signal the server and return its exit code (None if it had to be killed). Fails
+        (AssertionError) when the server printed a sanitizer report."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(timeout)
+                self.proc.wait(scaled(timeout))
             except subprocess.TimeoutExpired:
                 self.kill()
                 return None
         rc = self.proc.returncode
         self._close_log()
+        self.check_sanitizer(rc)
         return rc
 
     def kill(self):
+        """End the server. A sanitized one gets SIGTERM first, so that LeakSanitizer runs at its
+        exit; then, as for stop(), a sanitizer report fails the test."""
+        if self.proc is not None and self.proc.poll() is None and SANITIZED:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(scaled(10))
+            except subprocess.TimeoutExpired:
+                pass
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             try:
@@ -287,6 +356,16 @@ class SinkServer:
             except subprocess.TimeoutExpired:
                 pass
         self._close_log()
+        if self.proc is not None and self.proc.returncode is not None:
+            self.check_sanitizer(self.proc.returncode)
+
+    def check_sanitizer(self, rc):
+        """Once per process: a sanitizer report in its log, or the sanitizers' exit code, fails."""
+        if getattr(self, "_san_checked", True):
+            return
+        self._san_checked = True
+        check_sanitizer(self.log_text(getattr(self, "_log_start", 0)), rc,
+                        f"sinkholed (log {self.log})")
 
     def _close_log(self):
         if self._logf:

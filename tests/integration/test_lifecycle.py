@@ -16,8 +16,7 @@ from skhelpers import rcode_name, rrset_texts
 
 
 def run_check(conf, timeout=20):
-    p = subprocess.run([str(sk.sinkholed_path()), "--check", "-c", str(conf)], capture_output=True,
-                       text=True, timeout=timeout)
+    p = sk.run_binary([sk.sinkholed_path(), "--check", "-c", conf], timeout=sk.scaled(timeout))
     return p.returncode, p.stdout + p.stderr
 
 
@@ -168,8 +167,7 @@ def test_start_with_broken_zone_fails(checkdir):
     n = break_zone(checkdir / "other.test.zone", "target\t\tA", "target\tA\t999.1.2.3")
     conf = write_conf(checkdir)
     try:
-        p = subprocess.run([str(sk.sinkholed_path()), "-c", str(conf)], capture_output=True, text=True,
-                           timeout=10)
+        p = sk.run_binary([sk.sinkholed_path(), "-c", conf], timeout=sk.scaled(10))
     except subprocess.TimeoutExpired:
         pytest.fail("sinkholed kept running with a broken zone")
     assert p.returncode != 0
@@ -408,8 +406,7 @@ def test_start_port_in_use_fails(checkdir):
         t.listen(1)
         conf = write_conf(checkdir, port=port, v6=False)
         try:
-            p = subprocess.run([str(sk.sinkholed_path()), "-c", str(conf)], capture_output=True, text=True,
-                               timeout=10)
+            p = sk.run_binary([sk.sinkholed_path(), "-c", conf], timeout=sk.scaled(10))
         except subprocess.TimeoutExpired:
             pytest.fail("sinkholed kept running without its port")
     assert p.returncode != 0

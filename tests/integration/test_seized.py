@@ -113,8 +113,8 @@ def start_fails(workdir, zones, seized, timeout=10):
     conf = Path(workdir) / "sinkholed.yml"
     sk.write_config(conf, sk.free_port(), zones, seized=seized)
     try:
-        p = subprocess.run([str(sk.sinkholed_path()), "-c", str(conf)], capture_output=True, text=True,
-                           timeout=timeout, cwd="/", stdin=subprocess.DEVNULL)
+        p = sk.run_binary([sk.sinkholed_path(), "-c", conf], timeout=sk.scaled(timeout), cwd="/",
+                          stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         pytest.fail("sinkholed kept running with a config it must refuse")
     return p.returncode, p.stderr
@@ -877,8 +877,7 @@ def run_check(conf, timeout=30):
     tool = sinkhole_check_path()
     if not tool.exists():
         pytest.fail(f"sinkhole-check not built: {tool} (build it, or set SINKHOLE_CHECK)", pytrace=False)
-    p = subprocess.run([str(tool), "-c", str(conf)], capture_output=True, text=True, timeout=timeout, cwd="/",
-                       stdin=subprocess.DEVNULL)
+    p = sk.run_binary([tool, "-c", conf], timeout=sk.scaled(timeout), cwd="/", stdin=subprocess.DEVNULL)
     return p.returncode, p.stdout, p.stderr
 
 

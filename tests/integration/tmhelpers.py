@@ -27,8 +27,8 @@ import skhelpers as sk
 
 PY = "/usr/bin/python3"
 
-# ../shared/testdata/geoip from the repository root
-GEO_DIR = sk.REPO.parent / "shared" / "testdata" / "geoip"
+# $SK_GEOIP_DIR (as for tests/unit/test_geo.c), else ../shared/testdata/geoip from the repository root
+GEO_DIR = Path(os.environ.get("SK_GEOIP_DIR") or sk.REPO.parent / "shared" / "testdata" / "geoip")
 CITY_DB = GEO_DIR / "GeoIP2-City-Test.mmdb"
 ASN_DB = GEO_DIR / "GeoLite2-ASN-Test.mmdb"
 COUNTRY_DB = GEO_DIR / "GeoLite2-Country-Test.mmdb"

@@ -171,6 +171,19 @@ static void test_errors(void)
 	fails("noorigin-bad.zone", NULL, SK_EZONE, "noorigin-bad.zone:1: the first record must be the SOA",
 		"no origin and the first record is not the SOA");
 	fails("absent.zone", NULL, -ENOENT, "test.conf:10: cannot read zone file", "missing zone file");
+	fails("long-name.zone", NULL, SK_EPARSE, "long-name.zone:6: a name longer than 255 bytes",
+		"an owner past 255 bytes with the origin");
+	ok(strstr(errbuf, "long-name.zone:7: a name longer than 255 bytes") != NULL,
+		"a CNAME target past 255 bytes reported");
+	ok(strstr(errbuf, "long-name.zone:8: a name longer than 255 bytes") != NULL,
+		"an MX exchange past 255 bytes reported");
+	fails("bad-rdata.zone", NULL, SK_EPARSE, "bad-rdata.zone:7: NS record: RDATA does not hold the "
+		"domain names its type has", "generic RDATA that is no name, for NS");
+	/* ldns itself refuses these (its message), the check is for what it lets through */
+	ok(strstr(errbuf, "bad-rdata.zone:8: CNAME record: ") != NULL, "a CNAME name without its root label");
+	ok(strstr(errbuf, "bad-rdata.zone:9: MX record: ") != NULL, "an MX exchange without its root label");
+	ok(strstr(errbuf, "bad-rdata.zone:10: NS record: ") != NULL, "an NS with a compression pointer");
+	ok(strstr(errbuf, "bad-rdata.zone:6:") == NULL, "generic RDATA holding a whole name is accepted");
 	fails("parse.zone", "other.test", SK_EZONE,
 		"parse.zone:4: SOA record of parse.test. is not at the zone apex other.test.",
 		"config name: differs from the file's SOA");
