@@ -36,24 +36,31 @@
  *    "rsize":93,                          bytes of the reply sent (absent: no reply)
  *    "cut":true}                          query_message holds only the query's start
  *
- * Delivery. emit() packs the messages and hands them to libfstrm's I/O thread through a bounded
- * queue; it never waits. A full queue loses the record (counted failed, emit returns -ENOBUFS).
- * The I/O thread writes in batches (up to 512 frames or 64 KiB a system call), at least once a
- * second; a file is kept out of the page cache (util/pagecache.h), and when the destination is gone it
- * retries it every second or two: a socket reader may come and go. A reader that stalls a
- * write or the handshake for 2 seconds, or a connect that takes longer, counts as gone, so a dead
- * reader or an unreachable address delays close() by at most a few such time limits (under 10 s).
- * Records the destination did not take while it was gone are counted failed; `written` counts
- * only records whose frames were handed to the destination (file or socket) in full. Records
- * still queued are in neither counter; close() drains the queue and logs the final counts.
+ * Delivery to a socket (unix: or tcp:). emit() packs the messages and hands them to libfstrm's
+ * I/O thread through a bounded queue; it never waits. A full queue loses the record (counted
+ * failed, emit returns -ENOBUFS). The I/O thread writes in batches (up to 512 frames or 64 KiB a
+ * system call), at least once a second, and when the reader is gone it retries it after 1, 2, 4
+ * and at most 8 seconds: a socket reader may come and go. A reader that stalls a write or the
+ * handshake for 2 seconds, or a connect that takes longer, counts as gone, so a dead reader or an
+ * unreachable address delays close() by at most a few such time limits (under 10 s). Records the
+ * reader did not take while it was gone are counted failed; `written` counts only records whose
+ * frames were handed to it in full. Records still queued are in neither counter; close() drains
+ * the queue and logs the final counts.
+ *
+ * Delivery to a file (file:). A file never makes the writer wait for a reader, so it is written by
+ * the telemetry thread itself (dnstap/direct.c): emit() packs the record's frames into a batch of
+ * up to 256 KiB or 512 frames, written with one writev when full and at every flush() (at least
+ * every telemetry.flush_ms). A record is never split between batches; a batch is written or
+ * failed whole. A write error (full disk) closes the file and counts the batch failed; the file is
+ * reopened after the same pauses as a socket. The file is kept out of the page cache
+ * (util/pagecache.h).
  *
  * Files. Every opening of the file starts a new Frame Streams file (they cannot be appended to):
  * a file already at the path holding data is first renamed to PATH.YYYYMMDDTHHMMSSZ (UTC), so a
  * restart or a write error never destroys records. Mode 0640. open() fails (-EACCES, -ENOENT
  * ...) when the file cannot be created; a socket's open() succeeds with no reader yet. reopen()
- * (SIGUSR1) drains the queue, finishes the file and starts a new one at the path, as logrotate
- * expects; for sockets it does nothing. flush() has nothing to write (the I/O thread writes at
- * least once a second); it only retries a file that reopen() could not create.
+ * (SIGUSR1) writes the batch, finishes the file and starts a new one at the path, as logrotate
+ * expects; for sockets it does nothing.
  */
 extern const sk_sink_ops_t sk_dnstap_ops;
 

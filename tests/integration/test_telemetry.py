@@ -619,6 +619,59 @@ def test_jsonl_full_filesystem(tm_server, tmp_path):
     assert len(recs) == written, f"{len(recs)} lines in the file, {written} counted written"
 
 
+def test_dnstap_file_full_filesystem_then_sigusr1(tm_server, tmp_path):
+    """A dnstap file on a filesystem that fills up: answers go on, records count as failed, a new
+    file is started once there is room (the broken one kept aside), and SIGUSR1 after the file was
+    moved away starts another; every answered query is written or failed, and the files written
+    after the outage are complete Frame Streams files with their records."""
+    mnt = tmp_path / "small"
+    try:
+        ctx = tm.small_tmpfs(mnt, "256k")
+        ctx.__enter__()
+    except tm.MountUnavailable as e:
+        skip(f"cannot mount a tmpfs: {e}")
+    srv = None
+    try:
+        tap = mnt / "events.tap"
+        srv = tm_server({"flush_ms": 100, "stats_interval_s": 1, "dnstap": {"file": str(tap)}}, workers=2)
+        filler = tm.fill_fs(mnt)
+        qf = tm.write_qfile(tmp_path / "q.txt", [f"full{i}.sinkhole.test" for i in range(3000)])
+        res = tm.dnsperf(sk.V4, srv.port, qf, runs=1, rate=10000)
+        assert res["completed"] == 3000 and res["lost"] == 0, res["output"][-800:]
+        failed = lambda: (tm.last_tel_stats(srv.log_text()) or {}).get("dnstap", (0, 0))[1]
+        assert tm.wait_for(lambda: failed() > 0, 10), tm.last_tel_stats(srv.log_text())
+        filler.unlink()
+        written = lambda: (tm.last_tel_stats(srv.log_text()) or {}).get("dnstap", (0, 0))[0]
+        w0 = written()
+        for i in range(60):     # bounded: the retry pause is at most 8 s
+            tm.udp_exchange(sk.V4, srv.port, [query(f"resume{i}.sinkhole.test.", 20000 + i).to_wire()])
+            if tm.wait_for(lambda: written() > w0, 0.25):
+                break
+        assert written() > w0, "dnstap did not resume after space was freed"
+        # logrotate: move the file away, SIGUSR1, later records go to a new file at the path
+        moved = mnt / "events.tap.rotated"
+        os.rename(tap, moved)
+        srv.proc.send_signal(signal.SIGUSR1)
+        assert tm.wait_for(tap.exists, 10), "SIGUSR1 did not start a new dnstap file"
+        wires = [query(f"after{i}.sinkhole.test.", 30000 + i).to_wire() for i in range(40)]
+        replies, _ = tm.udp_exchange(sk.V4, srv.port, wires)
+        assert len(replies) == 40
+        tel, stopped = srv.stop_ok()
+        _, after = tm.fstrm_file_frames(tap.read_bytes())
+        _, rotated = tm.fstrm_file_frames(moved.read_bytes())
+    finally:
+        if srv is not None:
+            srv.kill()
+        ctx.__exit__(None, None, None)
+    answered = stopped["replies"]
+    w, f = tel["dnstap"]
+    assert f > 0 and w + f == answered, f"written {w} + failed {f} != answered {answered}: {tel['line']}"
+    ids_after = {tm.decode_dnstap(x)["id"] for x in after}
+    assert ids_after == set(range(30000, 30040)), "the file after SIGUSR1 holds exactly the later queries"
+    assert len(after) == 80, "an AUTH_QUERY and an AUTH_RESPONSE each"
+    assert any(tm.decode_dnstap(x)["id"] >= 20000 for x in rotated), "the resumed records were written"
+
+
 # -- 7. reload with a corrupt geo database --------------------------------------------------------------
 
 def test_reload_corrupt_geo_keeps_old(tm_server, tmp_path):

@@ -45,6 +45,8 @@ typedef struct dnstap_sink {
 	bool start_failed;            /* the last start() failed and was logged */
 	frame_tag_t tag[4];           /* indexed by FRAME_* flags */
 	sk_dnstap_head_t head;        /* the fields every payload shares, packed once */
+	bool direct;                  /* a file: written by this thread (direct.c), no iothr */
+	sk_dtdirect_t dw;
 	_Atomic uint64_t written, failed;
 	char extra[SK_DNSTAP_EXTRA_MAX];
 } dnstap_sink_t;
@@ -73,8 +75,12 @@ static int start(dnstap_sink_t *s)
 {
 	struct fstrm_writer *w = NULL;
 	struct fstrm_iothr_options *opt = NULL;
-	int err = sk_dtio_preopen(&s->io);
-	if (err)
+	int err;
+	if (s->direct) {
+		err = s->dw.w ? 0 : sk_dtdirect_open(&s->dw);
+		goto done;
+	}
+	if ((err = sk_dtio_preopen(&s->io)))
 		goto done;
 	w = sk_dtio_writer(&s->io);
 	opt = fstrm_iothr_options_init();
@@ -139,6 +145,9 @@ static int dnstap_open(void **state, const void *conf_)
 		goto fail;
 	}
 	s->responses = conf->responses;
+	s->direct = conf->mode == SK_DNSTAP_FILE;
+	if (s->direct && (err = sk_dtdirect_init(&s->dw, &s->io)))
+		goto fail;
 	for (unsigned i = 0; i < 4; i++)
 		s->tag[i] = (frame_tag_t){ .s = s, .flags = i };
 	err = start(s);
@@ -147,24 +156,29 @@ static int dnstap_open(void **state, const void *conf_)
 	*state = s;
 	return 0;
 fail:
+	free(s->dw.buf);
 	sk_dtio_fini(&s->io);
 	free(s);
 	return err;
 }
 
-/* Pack and queue one frame; on failure the record is lost (the caller counts it). */
-static int submit(dnstap_sink_t *s, sk_dnstap_kind_t kind, const sk_record_t *rec,
-	const char *extra, size_t xlen, unsigned flags)
+/* Queue the record's payloads for the I/O thread, each in a buffer of its own that libfstrm
+ * frees (frame_done). On failure the record is lost; the caller counts it. */
+static int queue(dnstap_sink_t *s, const sk_dnstap_msg_t *msg, unsigned n)
 {
-	uint8_t *buf;
-	size_t len;
-	int err = sk_dnstap_pack(&s->head, kind, rec, extra, xlen, &buf, &len);
-	if (err)
-		return err;
-	if (fstrm_iothr_submit(s->iothr, s->q, buf, len, frame_done, &s->tag[flags]) !=
-		fstrm_res_success) {
-		free(buf);
-		return -ENOBUFS;
+	if (!s->iothr)
+		return -EPIPE;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned flags = (i == 0 ? FRAME_FIRST : 0) | (i == n - 1 ? FRAME_LAST : 0);
+		uint8_t *buf = malloc(msg[i].len);
+		if (!buf)
+			return -ENOMEM;
+		sk_dnstap_write(&msg[i], buf);
+		if (fstrm_iothr_submit(s->iothr, s->q, buf, msg[i].len, frame_done, &s->tag[flags]) !=
+			fstrm_res_success) {
+			free(buf);
+			return -ENOBUFS;
+		}
 	}
 	return 0;
 }
@@ -172,32 +186,37 @@ static int submit(dnstap_sink_t *s, sk_dnstap_kind_t kind, const sk_record_t *re
 static int dnstap_emit(void *state, const sk_record_t *rec)
 {
 	dnstap_sink_t *s = state;
-	int err = -EPIPE;
-	if (!s->iothr)
-		goto lost;
+	sk_dnstap_msg_t msg[2];
+	char seq[32];
+	unsigned n = 1;
 
 	size_t xlen = sk_dnstap_extra(s->extra, sizeof s->extra, rec);
-	bool reply = s->responses && sk_dnstap_has_response(rec);
-	err = submit(s, SK_DNSTAP_AQ, rec, s->extra, xlen, FRAME_FIRST | (reply ? 0 : FRAME_LAST));
-	if (!err && reply) {
-		char seq[32];
+	int err = sk_dnstap_prepare(&s->head, SK_DNSTAP_AQ, rec, s->extra, xlen, &msg[0]);
+	if (!err && s->responses && sk_dnstap_has_response(rec)) {
 		size_t slen = sk_dnstap_extra_seq(seq, sizeof seq, rec);
-		err = submit(s, SK_DNSTAP_AR, rec, seq, slen, FRAME_LAST);
+		err = sk_dnstap_prepare(&s->head, SK_DNSTAP_AR, rec, seq, slen, &msg[1]);
+		n = 2;
 	}
+	if (!err)
+		err = s->direct ? sk_dtdirect_put(&s->dw, msg, n) : queue(s, msg, n);
 	if (!err)
 		return 0;
 	/* A query frame already queued is written, but without its last frame the record is
 	 * not counted when it is released; it is counted here, once. */
-lost:
-	atomic_fetch_add_explicit(&s->failed, 1, memory_order_relaxed);
+	if (s->direct)
+		s->dw.failed++;
+	else
+		atomic_fetch_add_explicit(&s->failed, 1, memory_order_relaxed);
 	return err;
 }
 
-/* The I/O thread writes at least once a second by itself; all that is left is to bring back a
- * file sink whose reopen failed. */
+/* A file: write the batch (and reopen a file that failed). A socket: the I/O thread writes at
+ * least once a second by itself; all that is left is to restart it if that failed. */
 static int dnstap_flush(void *state)
 {
 	dnstap_sink_t *s = state;
+	if (s->direct)
+		return sk_dtdirect_flush(&s->dw);
 	return s->iothr ? 0 : start(s);
 }
 
@@ -205,10 +224,23 @@ static int dnstap_flush(void *state)
 static int dnstap_reopen(void *state)
 {
 	dnstap_sink_t *s = state;
-	if (s->io.mode != SK_DNSTAP_FILE)
+	if (!s->direct)
 		return 0;
-	stop(s);
-	return start(s);
+	int err = sk_dtdirect_reopen(&s->dw);
+	if (err)
+		sk_err("dnstap: %s: cannot reopen: %s; trying again at the next flush", s->io.where,
+			sk_strerror(err));
+	return err;
+}
+
+static void dnstap_stats(void *state, sk_sink_stats_t *out)
+{
+	dnstap_sink_t *s = state;
+	out->written = s->direct ? s->dw.written
+		: atomic_load_explicit(&s->written, memory_order_relaxed);
+	out->failed = s->direct ? s->dw.failed
+		: atomic_load_explicit(&s->failed, memory_order_relaxed);
+	out->reconnects = atomic_load_explicit(&s->io.reconnects, memory_order_relaxed);
 }
 
 static void dnstap_close(void *state, sk_sink_stats_t *final)
@@ -216,22 +248,16 @@ static void dnstap_close(void *state, sk_sink_stats_t *final)
 	dnstap_sink_t *s = state;
 	if (!s)
 		return;
-	stop(s);
-	/* Only now are the counters final: the I/O thread has written or failed every record. */
+	if (s->direct)
+		sk_dtdirect_close(&s->dw);
+	else
+		stop(s);
+	/* Only now are the counters final: every record was written or failed. */
 	if (final)
-		*final = (sk_sink_stats_t){ atomic_load(&s->written), atomic_load(&s->failed),
-			atomic_load(&s->io.reconnects) };
+		dnstap_stats(s, final);
 	sk_dtio_fini(&s->io);
 	sk_dnstap_head_fini(&s->head);
 	free(s);
-}
-
-static void dnstap_stats(void *state, sk_sink_stats_t *out)
-{
-	dnstap_sink_t *s = state;
-	out->written = atomic_load_explicit(&s->written, memory_order_relaxed);
-	out->failed = atomic_load_explicit(&s->failed, memory_order_relaxed);
-	out->reconnects = atomic_load_explicit(&s->io.reconnects, memory_order_relaxed);
 }
 
 const sk_sink_ops_t sk_dnstap_ops = {

@@ -11,7 +11,10 @@
 
 #include <fstrm.h>
 
+#include "dnstap.pb-c.h"
+
 #include "conf/conf.h"
+#include "dns/wire.h"
 #include "telemetry/sink.h"
 #include "util/pagecache.h"
 
@@ -100,15 +103,58 @@ typedef struct sk_dnstap_head {
 
 void sk_dnstap_head_fini(sk_dnstap_head_t *h);
 
-/*
- * Pack one Dnstap payload of `kind` for `rec`, with `extra` (len bytes, may be 0) as its extra
- * field, into a new malloc'd buffer: stores it in *out and its size in *len. The caller owns the
- * buffer. `head` is the sink's, reused across calls. 0 or -ENOMEM.
- */
-int sk_dnstap_pack(sk_dnstap_head_t *head, sk_dnstap_kind_t kind, const sk_record_t *rec,
-	const char *extra, size_t extra_len, uint8_t **out, size_t *len);
+/* One Dnstap payload ready to be written: sk_dnstap_prepare() fills it and sizes it (`len`), so
+ * the caller can find room for it, then sk_dnstap_write() packs it there. It points into the
+ * record, `extra` and `head`, which must stay as they are in between. */
+typedef struct sk_dnstap_msg {
+	Dnstap__Message m;
+	const sk_dnstap_head_t *head;
+	const char *extra;
+	size_t extra_len;
+	size_t mlen;                    /* the packed Message */
+	size_t len;                     /* the whole payload */
+	uint8_t reply[SK_HDR_LEN + 255 + 4];
+	uint8_t zone[255];
+} sk_dnstap_msg_t;
+
+/* Prepare the payload of `kind` for `rec`, with `extra` (extra_len bytes, may be 0) as its extra
+ * field. 0, or -ENOMEM when the shared fields could not be packed. Never allocates otherwise. */
+int sk_dnstap_prepare(sk_dnstap_head_t *head, sk_dnstap_kind_t kind, const sk_record_t *rec,
+	const char *extra, size_t extra_len, sk_dnstap_msg_t *msg);
+
+/* Pack a prepared payload into out[0 .. msg->len). */
+void sk_dnstap_write(const sk_dnstap_msg_t *msg, uint8_t *out);
 
 /* Does `rec` get an AUTH_RESPONSE (when responses are on)? Only when a reply was sent. */
 bool sk_dnstap_has_response(const sk_record_t *rec);
+
+/* ---- direct.c: a file written by the telemetry thread, a batch per system call ---- */
+
+#define SK_DTDIRECT_BYTES (256u << 10)   /* the batch buffer; a record always fits */
+
+typedef struct sk_dtdirect {
+	sk_dtio_t *io;                  /* the destination (a file) */
+	struct fstrm_writer *w;         /* NULL: not open (failed; the next flush tries again) */
+	uint8_t *buf;                   /* payloads of the batch, back to back */
+	size_t len;
+	struct iovec iov[SK_DNSTAP_BATCH_FRAMES];
+	unsigned niov;
+	uint64_t records;               /* whole records in the batch */
+	uint64_t written, failed;       /* records, since start */
+} sk_dtdirect_t;
+
+/* Allocate the batch; opens nothing. 0 or -ENOMEM. */
+int sk_dtdirect_init(sk_dtdirect_t *d, sk_dtio_t *io);
+/* Open the file now (errors are the caller's to report) and write the stream's START. */
+int sk_dtdirect_open(sk_dtdirect_t *d);
+/* Add one record's `n` payloads to the batch, writing the batch first when they do not fit.
+ * 0, or -EMSGSIZE for a record larger than the batch (never with SK_EV_QUERY_MAX queries). */
+int sk_dtdirect_put(sk_dtdirect_t *d, const sk_dnstap_msg_t *msg, unsigned n);
+/* Write the batch (one writev); reopen a file that failed. 0 or a negative errno. */
+int sk_dtdirect_flush(sk_dtdirect_t *d);
+/* SIGUSR1: write the batch, finish the file, start a new one at the path. */
+int sk_dtdirect_reopen(sk_dtdirect_t *d);
+/* Write the batch, finish the file (STOP), free the batch. */
+void sk_dtdirect_close(sk_dtdirect_t *d);
 
 #endif

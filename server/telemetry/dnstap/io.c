@@ -234,8 +234,10 @@ static void io_failed(sk_dtio_t *io, const char *what, int err)
 static fstrm_res op_open(void *obj)
 {
 	sk_dtio_t *io = obj;
-	/* Always called on libfstrm's I/O thread: name it for top -H and perf. */
-	pthread_setname_np(pthread_self(), "sk-dnstap-io");
+	/* A socket's writer runs on libfstrm's I/O thread: name it for top -H and perf. (A file is
+	 * written by the telemetry thread itself: direct.c.) */
+	if (io->mode != SK_DNSTAP_FILE)
+		pthread_setname_np(pthread_self(), "sk-dnstap-io");
 	/* Only a file opened by sk_dtio_preopen() is taken as it is; anything else left open is
 	 * from a handshake that failed without an I/O error (content type refused). */
 	if (io->fd >= 0 && !io->preopened) {
@@ -323,7 +325,10 @@ static int write_all(sk_dtio_t *io, struct iovec *v, int n)
 static fstrm_res op_write(void *obj, const struct iovec *iov, int iovcnt)
 {
 	sk_dtio_t *io = obj;
-	int err = io->fd < 0 ? -EBADF : 0;
+	int err = 0;
+	/* Closed by a failure already counted (the STOP frame of a writer being discarded). */
+	if (io->fd < 0)
+		return fstrm_res_failure;
 
 	/* write_all() moves through the vector, so it gets a copy, a slice at a time: one
 	 * system call for a whole batch of the I/O thread (two entries per frame). */

@@ -254,12 +254,11 @@ void sk_dnstap_head_fini(sk_dnstap_head_t *h)
 	*h = (sk_dnstap_head_t){ 0 };
 }
 
-int sk_dnstap_pack(sk_dnstap_head_t *head, sk_dnstap_kind_t kind, const sk_record_t *rec,
-	const char *extra, size_t extra_len, uint8_t **out, size_t *len)
+int sk_dnstap_prepare(sk_dnstap_head_t *head, sk_dnstap_kind_t kind, const sk_record_t *rec,
+	const char *extra, size_t extra_len, sk_dnstap_msg_t *msg)
 {
 	const sk_event_t *ev = rec->ev;
-	Dnstap__Message m = DNSTAP__MESSAGE__INIT;
-	uint8_t reply[SK_HDR_LEN + 255 + 4], zone[255];
+	Dnstap__Message *m = &msg->m;
 	size_t alen = ev->family == 6 ? 16 : 4;
 	uint64_t sec = ev->time_us / 1000000;
 	uint32_t nsec = (uint32_t)(ev->time_us % 1000000) * 1000;
@@ -267,57 +266,60 @@ int sk_dnstap_pack(sk_dnstap_head_t *head, sk_dnstap_kind_t kind, const sk_recor
 	if (head_for(head, rec->node) != 0)
 		return -ENOMEM;
 
-	m.has_socket_family = m.has_socket_protocol = true;
-	m.socket_family = ev->family == 6 ? DNSTAP__SOCKET_FAMILY__INET6 : DNSTAP__SOCKET_FAMILY__INET;
-	m.socket_protocol = ev->transport == SK_TRANSPORT_TCP ? DNSTAP__SOCKET_PROTOCOL__TCP
+	*m = (Dnstap__Message)DNSTAP__MESSAGE__INIT;
+	m->has_socket_family = m->has_socket_protocol = true;
+	m->socket_family = ev->family == 6 ? DNSTAP__SOCKET_FAMILY__INET6 : DNSTAP__SOCKET_FAMILY__INET;
+	m->socket_protocol = ev->transport == SK_TRANSPORT_TCP ? DNSTAP__SOCKET_PROTOCOL__TCP
 		: DNSTAP__SOCKET_PROTOCOL__UDP;
-	m.has_query_address = m.has_response_address = true;
-	m.query_address = bin(ev->src, alen);
-	m.response_address = bin(ev->dst, alen);
-	m.has_query_port = m.has_response_port = true;
-	m.query_port = ev->sport;
-	m.response_port = ev->dport;
-	m.has_query_time_sec = m.has_query_time_nsec = true;
-	m.query_time_sec = sec;
-	m.query_time_nsec = nsec;
-	size_t zlen = zone_apex(ev, zone);
+	m->has_query_address = m->has_response_address = true;
+	m->query_address = bin(ev->src, alen);
+	m->response_address = bin(ev->dst, alen);
+	m->has_query_port = m->has_response_port = true;
+	m->query_port = ev->sport;
+	m->response_port = ev->dport;
+	m->has_query_time_sec = m->has_query_time_nsec = true;
+	m->query_time_sec = sec;
+	m->query_time_nsec = nsec;
+	size_t zlen = zone_apex(ev, msg->zone);
 	if (zlen) {
-		m.has_query_zone = true;
-		m.query_zone = bin(zone, zlen);
+		m->has_query_zone = true;
+		m->query_zone = bin(msg->zone, zlen);
 	}
 
 	if (kind == SK_DNSTAP_AQ) {
-		m.type = DNSTAP__MESSAGE__TYPE__AUTH_QUERY;
-		m.has_query_message = true;
-		m.query_message = bin(ev->query, ev->qlen);
+		m->type = DNSTAP__MESSAGE__TYPE__AUTH_QUERY;
+		m->has_query_message = true;
+		m->query_message = bin(ev->query, ev->qlen);
 	} else {
-		m.type = DNSTAP__MESSAGE__TYPE__AUTH_RESPONSE;
-		m.has_response_time_sec = m.has_response_time_nsec = true;
-		m.response_time_sec = sec;
-		m.response_time_nsec = nsec;
-		m.has_response_message = true;
-		m.response_message = bin(reply, build_response(ev, reply));
+		m->type = DNSTAP__MESSAGE__TYPE__AUTH_RESPONSE;
+		m->has_response_time_sec = m->has_response_time_nsec = true;
+		m->response_time_sec = sec;
+		m->response_time_nsec = nsec;
+		m->has_response_message = true;
+		m->response_message = bin(msg->reply, build_response(ev, msg->reply));
 	}
 
-	size_t mlen = dnstap__message__get_packed_size(&m);
-	size_t n = head->len + 1 + varint_len(mlen) + mlen;
+	msg->head = head;
+	msg->extra = extra;
+	msg->extra_len = extra_len;
+	msg->mlen = dnstap__message__get_packed_size(m);
+	msg->len = head->len + 1 + varint_len(msg->mlen) + msg->mlen;
 	if (extra_len)
-		n += 1 + varint_len(extra_len) + extra_len;
-	uint8_t *buf = malloc(n), *p = buf;
-	if (!buf)
-		return -ENOMEM;
-	memcpy(p, head->bytes, head->len);
-	p += head->len;
-	*p++ = TAG_MESSAGE;
-	p = put_varint(p, mlen);
-	p += dnstap__message__pack(&m, p);
-	if (extra_len) {
-		*p++ = TAG_EXTRA;
-		p = put_varint(p, extra_len);
-		memcpy(p, extra, extra_len);
-		p += extra_len;
-	}
-	*out = buf;
-	*len = (size_t)(p - buf);
+		msg->len += 1 + varint_len(extra_len) + extra_len;
 	return 0;
+}
+
+void sk_dnstap_write(const sk_dnstap_msg_t *msg, uint8_t *out)
+{
+	uint8_t *p = out;
+	memcpy(p, msg->head->bytes, msg->head->len);
+	p += msg->head->len;
+	*p++ = TAG_MESSAGE;
+	p = put_varint(p, msg->mlen);
+	p += dnstap__message__pack(&msg->m, p);
+	if (msg->extra_len) {
+		*p++ = TAG_EXTRA;
+		p = put_varint(p, msg->extra_len);
+		memcpy(p, msg->extra, msg->extra_len);
+	}
 }
