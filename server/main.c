@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <uv.h>
 
 #include "conf/conf.h"
@@ -228,6 +229,8 @@ static void reload(sk_app_t *app)
 	}
 	warn_restart(&app->running, next->conf);
 	cookie_default(app, next->conf);
+	/* The catalog keeps its serial unless its members changed (the db is not published yet). */
+	sk_db_catalog_serial(next->db, cur->db, (uint32_t)time(NULL));
 	if (memcmp(cur->conf->cookies.secret, next->conf->cookies.secret, SK_COOKIE_SECRET_LEN))
 		sk_info("cookies: new server secret, %u previous secrets still accepted",
 			next->conf->cookies.nprevious);
@@ -460,6 +463,7 @@ static int run(const char *path)
 		goto fail;
 	}
 	cookie_default(&app, snap->conf);
+	sk_db_catalog_serial(snap->db, NULL, (uint32_t)time(NULL));
 	/* The file was read twice: say so if it changed in between. */
 	warn_restart(&app.running, snap->conf);
 	size_t zones = sk_db_zone_count(snap->db), seized = sk_db_seized_count(snap->db);

@@ -394,6 +394,7 @@ static const field_t top_fields[] = {
 	{ "geoip", sk_cf_parse_geoip, 0, 0, 0, false, NULL },
 	{ "cookies", sk_cf_parse_cookies, 0, 0, 0, false, NULL },
 	{ "rrl", sk_cf_parse_rrl, 0, 0, 0, false, NULL },
+	{ "transfer", sk_cf_parse_transfer, 0, 0, 0, false, NULL },
 };
 
 /* ---- chroot ---- */
@@ -724,6 +725,7 @@ void sk_conf_free(sk_conf_t *conf)
 		free(conf->telemetry.dnstap->path);
 	free(conf->telemetry.dnstap);
 	free(conf->rrl.exempt);
+	sk_conf_xfr_free(&conf->xfr);
 	free(conf->geoip_city);
 	free(conf->geoip_asn);
 	free(conf->version);

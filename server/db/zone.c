@@ -248,21 +248,9 @@ static bool name_in_zone(const uint8_t *n, size_t nlen, const uint8_t *apex, siz
 	return nlen - i == alen && memcmp(n + i, apex, alen) == 0;
 }
 
-/* Copy an accepted record into the source: lowercased owner, then RDATA with names lowercased. */
-static int store_record(zparse_t *p, zfile_t *f, ldns_rr *rr, uint32_t ttl)
+/* Room in the source for one more record of `need` arena bytes. */
+static int zsrc_room(sk_zsrc_t *s, size_t need)
 {
-	sk_zsrc_t *s = p->src;
-	ldns_rdf *owner = ldns_rr_owner(rr);
-	size_t olen = ldns_rdf_size(owner), rdlen = 0, need;
-	sk_zrec_t *r;
-
-	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++)
-		rdlen += ldns_rdf_size(ldns_rr_rdf(rr, i));
-	if (rdlen > 65535) {
-		report(p, f->path, f->start, SK_EPARSE, "RDATA longer than 65535 bytes");
-		return 0;
-	}
-	need = olen + rdlen;
 	if (s->arena_len + need > UINT32_MAX)
 		return -ENOMEM;
 	if (s->arena_len + need > s->arena_cap) {
@@ -283,6 +271,43 @@ static int store_record(zparse_t *p, zfile_t *f, ldns_rr *rr, uint32_t ttl)
 		s->rec = rec;
 		s->caprec = cap;
 	}
+	return 0;
+}
+
+int sk_zsrc_add(sk_zsrc_t *s, const uint8_t *owner, size_t olen, uint16_t type, uint32_t ttl,
+	const uint8_t *rdata, size_t rdlen)
+{
+	int rc;
+	if (rdlen > 65535 || olen > SK_NAME_MAX)
+		return -EINVAL;
+	if ((rc = zsrc_room(s, olen + rdlen)) < 0)
+		return rc;
+	s->rec[s->nrec++] = (sk_zrec_t){ .off = (uint32_t)s->arena_len, .ttl = ttl, .type = type,
+		.rdlen = (uint16_t)rdlen, .owner_len = (uint8_t)olen };
+	memcpy(s->arena + s->arena_len, owner, olen);
+	memcpy(s->arena + s->arena_len + olen, rdata, rdlen);
+	s->arena_len += olen + rdlen;
+	return 0;
+}
+
+/* Copy an accepted record into the source: lowercased owner, then RDATA with names lowercased. */
+static int store_record(zparse_t *p, zfile_t *f, ldns_rr *rr, uint32_t ttl)
+{
+	sk_zsrc_t *s = p->src;
+	ldns_rdf *owner = ldns_rr_owner(rr);
+	size_t olen = ldns_rdf_size(owner), rdlen = 0, need;
+	sk_zrec_t *r;
+	int rc;
+
+	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++)
+		rdlen += ldns_rdf_size(ldns_rr_rdf(rr, i));
+	if (rdlen > 65535) {
+		report(p, f->path, f->start, SK_EPARSE, "RDATA longer than 65535 bytes");
+		return 0;
+	}
+	need = olen + rdlen;
+	if ((rc = zsrc_room(s, need)) < 0)
+		return rc;
 	r = &s->rec[s->nrec++];
 	*r = (sk_zrec_t){ .off = (uint32_t)s->arena_len, .ttl = ttl, .line = f->start,
 		.type = ldns_rr_get_type(rr), .rdlen = (uint16_t)rdlen, .file = f->idx,
