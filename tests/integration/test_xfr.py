@@ -6,6 +6,7 @@ Clients: dnspython (dns.query.xfr with a keyring verifies every message's TSIG, 
 included) and kdig (`-y`), both real verifiers. Interoperation with Knot DNS as a secondary and as
 a catalog consumer is in test_xfr_knot.py. Every wait is bounded; no assertion is about time.
 """
+import json
 import re
 import shutil
 import socket
@@ -505,6 +506,70 @@ def test_catalog_serial_follows_membership(make_server):
     assert (new - serial) % 2**32 < 2**31 and new != serial, "the serial moves forward"
     assert set(members3) == set(members) | {"newly-seized.test."}
     assert {k: v for k, v in members3.items() if k in members} == members, "old members keep their ids"
+
+
+CATALOG_MEMBERS = 200000   # 8 MB of catalog: more than the kernel buffers between us and the client
+
+
+def test_catalog_of_200k_streams_while_the_worker_answers(make_server):
+    """A catalog of 200,000 seized domains, on one worker: while its transfer waits for a client
+    that does not read, the same worker answers UDP queries (the transfer never holds the loop);
+    then the whole catalog arrives, one PTR per member, in many messages."""
+    srv = make_server(zones=[("sinkhole.test.zone", None, None)], start=False, workers=1,
+                      seized=[("big.list", "seized/sinkhole.zone")], extra=TRANSFER)
+    shutil.copytree(SEIZED, srv.workdir / "seized", dirs_exist_ok=True)
+    (srv.workdir / "big.list").write_text("".join(f"dga{i:06d}.test\n" for i in range(CATALOG_MEMBERS)))
+    srv.start(timeout=60)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.bind(("127.0.0.2", 0))
+    s.settimeout(10)
+    s.connect((sk.V4, srv.port))
+    try:
+        s.sendall(sk.frame(dns.message.make_query(CATALOG, "AXFR").to_wire()))
+        frames = [sk.recv_frame(s, timeout=10)]
+        time.sleep(0.3)                         # the transfer now waits for the socket to drain
+        for i in range(20):
+            r = dns.query.udp(dns.message.make_query(f"www.dga{i:06d}.test", "A"), sk.V4, port=srv.port,
+                              timeout=2)
+            assert sk.rrset_texts(r.answer) == {f"www.dga{i:06d}.test. 3600 IN A 192.0.2.67"}
+        assert "xfr: AXFR of catalog" not in srv.log_text(), "the transfer was still waiting"
+        an = sk.parse_header(frames[0])["an"]
+        want = CATALOG_MEMBERS + 1 + 4         # members, sinkhole.test, SOA NS TXT, the last SOA
+        while an < want and len(frames) < 20000:
+            frames.append(sk.recv_frame(s, timeout=10))
+            an += sk.parse_header(frames[-1])["an"]
+    finally:
+        s.close()
+    assert an == want
+    assert len(frames) > 50, f"{len(frames)} messages"
+    last = dns.message.from_wire(frames[-1])
+    assert last.answer[-1].rdtype == dns.rdatatype.SOA
+    assert any(rr.rdtype == dns.rdatatype.PTR and rr[0].target.to_text() == "dga199999.test."
+               for rr in dns.message.from_wire(frames[-2]).answer + last.answer)
+
+
+def test_transfer_query_in_telemetry(make_server):
+    """AXFR and IXFR queries are recorded like any other (qtype AXFR/IXFR, the first message's size)."""
+    jsonl = "events.jsonl"
+    srv = make_server(start=False, extra=TRANSFER + f"telemetry:\n  flush_ms: 50\n  jsonl: {{path: {jsonl}}}\n")
+    srv.start()
+    axfr(srv, "other.test")
+    axfr(srv, "other.test", rdtype="IXFR", serial=1)
+    path = srv.workdir / jsonl
+    deadline = time.monotonic() + 10
+    recs = []
+    while time.monotonic() < deadline:
+        recs = [json.loads(ln) for ln in path.read_text().splitlines()] if path.exists() else []
+        if sum(1 for r in recs if r.get("qtype") in ("AXFR", "IXFR")) >= 2:
+            break
+        time.sleep(0.1)
+    xfrs = [r for r in recs if r.get("qtype") in ("AXFR", "IXFR")]
+    # (two workers' rings: the telemetry thread may write them in either order)
+    assert sorted(r["qtype"] for r in xfrs) == ["AXFR", "IXFR"], recs[-3:]
+    for r in xfrs:
+        assert r["qname"].lower() == "other.test." and r["rcode"] == "NOERROR" and r["transport"] == "tcp"
+        assert r["zone"] == "other.test." and r["size"] > 100
 
 
 def test_catalog_members_seized_only(make_server):
