@@ -1,6 +1,7 @@
 /* notify.c -- NOTIFY out (RFC 1996): a thread with its own loop, one UDP socket per family, retries */
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,7 +27,8 @@ typedef struct job {
 	size_t soa_len;
 	struct sockaddr_storage addr;
 	bool with_key;
-	sk_tsig_key_t key;
+	sk_tsig_key_t key;          /* a copy; key.name is NULL (it pointed into a config) */
+	char key_name[SK_NAME_TEXT_MAX];
 	uint16_t id;
 	unsigned tries;
 	uint64_t due;               /* loop time (ms) of the next try */
@@ -118,7 +120,7 @@ static void send_job(sk_notifier_t *n, job_t *j)
 	j->due = uv_now(&n->loop) + (1000u << (j->tries - 1));
 	if (j->tries == 1)
 		sk_info("notify: %s serial %u to %s%s%s", j->zone_text, j->serial, j->target,
-			j->with_key ? ", TSIG key " : "", j->with_key ? j->key.name : "");
+			j->with_key ? ", TSIG key " : "", j->with_key ? j->key_name : "");
 	if (!u || !len)
 		return;
 	uv_buf_t buf = uv_buf_init((char *)m, (unsigned)len);
@@ -341,6 +343,8 @@ static size_t make_jobs(const sk_xfr_conf_t *x, const sk_zone_t *z, job_t **list
 		if (t->key >= 0) {
 			j->with_key = true;
 			j->key = x->keys[t->key];
+			j->key.name = NULL;
+			snprintf(j->key_name, sizeof j->key_name, "%s", x->keys[t->key].name);
 		}
 		sk_sock_format((const struct sockaddr *)&t->addr, j->target, sizeof j->target);
 		j->next = *list;
