@@ -17,8 +17,10 @@ from pathlib import Path
 from unittest import mock
 
 import dns.exception
+import dns.flags
 import dns.message
 import dns.name
+import dns.opcode
 import dns.query
 import dns.rcode
 import dns.rdatatype
@@ -460,6 +462,46 @@ def test_sigterm_during_a_transfer(make_server):
         s.close()
     log = srv.log_text()
     assert re.search(r"xfr: AXFR of zone big\.test\. to 127\.0\.0\.2@\d+ aborted: \d+ messages", log), log[-2000:]
+
+
+# -- NOTIFY ----------------------------------------------------------------------------------------
+
+def test_notify_signed_retried_until_answered(make_server):
+    """At start every zone is announced to a secondary (here a socket of the test's): the NOTIFY
+    carries the zone's SOA and a TSIG that dnspython verifies; unanswered, it comes again with the
+    same ID; answered, it stops, and the log says on which try."""
+    sec = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sec.bind((sk.V4, 0))
+    sec.settimeout(10)
+    port = sec.getsockname()[1]
+    transfer = TRANSFER + f"  notify:\n    - {{address: 127.0.0.1@{port}, key: {KEY}}}\n"
+    try:
+        srv = start_server(make_server, transfer=transfer, big=False)
+        seen = {}
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            wire, peer = sec.recvfrom(4096)
+            m = dns.message.from_wire(wire, keyring=KEYRING)      # raises unless the TSIG verifies
+            assert m.opcode() == dns.opcode.NOTIFY and m.flags & dns.flags.AA and m.had_tsig
+            zone = m.question[0].name.to_text()
+            assert m.question[0].rdtype == dns.rdatatype.SOA
+            assert m.answer and m.answer[0].rdtype == dns.rdatatype.SOA
+            seen.setdefault(zone, []).append(m.id)
+            if zone == "other.test." and len(seen[zone]) == 2:
+                r = dns.message.make_response(m)
+                sec.sendto(r.to_wire(), peer)
+                break
+    finally:
+        sec.close()
+    assert set(seen) == {"sinkhole.test.", "other.test.", "named.test.", "child.sinkhole.test.",
+                         "catalog.sinkhole.invalid."}, "every zone and the catalog, no seized domain"
+    assert len(set(seen["other.test."])) == 1, "a retry keeps the ID"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "notify: other.test. serial 7: 127.0.0.1@" not in srv.log_text():
+        time.sleep(0.1)
+    assert re.search(rf"notify: other\.test\. serial \d+: 127\.0\.0\.1@{port} answered \(try 2\)",
+                     srv.log_text()), srv.log_text()[-2000:]
+    assert f"notify: other.test. serial 7 to 127.0.0.1@{port}, TSIG key {KEY}" in srv.log_text()
 
 
 # -- catalog -------------------------------------------------------------------------------------
