@@ -15,7 +15,8 @@
  * version.<catalog> TXT "2" (s4.2), a zone of three records found by the ordinary lookup (a
  * consumer's SOA query is answered like any other). The members, one PTR each at
  * <id>.zones.<catalog> (s4.3.1), are not stored: walk.c makes them while a transfer runs, from
- * the zone apexes and the seized-names table, so a million seized domains cost nothing more.
+ * the zone apexes and the seized-names table, so a million seized domains cost nothing more;
+ * a query for one finds the member by its id (sk_catalog_member) and lookup.c makes the PTR.
  *
  * The member id is the 64-bit name hash the db already uses (sk_db_name_hash of the lowercased
  * name) in 16 hex digits: the same name always gets the same id, across reloads and restarts,
@@ -134,6 +135,36 @@ void sk_catalog_hash(sk_db_t *db)
 	}
 	db->catalog_hash = sk_hash_fin(h ^ n);
 	db->catalog_members = n;
+}
+
+bool sk_catalog_member(const sk_db_t *db, uint64_t id, const uint8_t **name, size_t *len)
+{
+	for (size_t i = 0; db->catalog_zones && i < db->nzones; i++) {
+		const sk_zone_t *z = &db->zones[i];
+		if (sk_db_name_hash(z->apex, z->apex_len) == id) {
+			*name = z->apex;
+			*len = z->apex_len;
+			return true;
+		}
+	}
+	/* The id is the hash the seized table is keyed by: probe as a lookup of that name would,
+	 * and take the entry whose own name hashes to it. */
+	const sk_nametab_t *t = &db->seized;
+	uint64_t h = sk_hash_fin(id);
+	uint32_t tag = (uint32_t)(h >> 32);
+	for (uint32_t i = (uint32_t)h & t->mask;; i = (i + 1) & t->mask) {
+		uint64_t slot = t->slots[i];
+		if (slot == 0)
+			return false;
+		if ((uint32_t)(slot >> 32) != tag)
+			continue;
+		const sk_nameent_t *e = sk_nametab_at(t, slot);
+		if (sk_db_name_hash(e->name, e->len) == id) {
+			*name = e->name;
+			*len = e->len;
+			return true;
+		}
+	}
 }
 
 /* Newer in serial number arithmetic (RFC 1982): a is ahead of b by less than half the space. */

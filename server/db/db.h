@@ -60,6 +60,9 @@ typedef struct sk_plan {
 	                                (rate limiting counts all names a wildcard answers as one) */
 	uint8_t n;
 	sk_rr_ref_t rr[SK_PLAN_MAX]; /* answer refs first, then authority, then additional */
+	sk_rrset_t synth;            /* an RRset made by the lookup, not stored (a catalog member's
+	                                PTR); refs may point here while the plan lives */
+	uint8_t synth_data[10 + SK_NAME_MAX_DB];
 } sk_plan_t;
 
 /*

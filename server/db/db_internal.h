@@ -233,6 +233,10 @@ int sk_catalog_build(sk_db_t *db, const sk_conf_t *conf);
 /* Hash the member set into db->catalog_hash (after the lists are loaded). */
 void sk_catalog_hash(sk_db_t *db);
 
+/* The catalog member whose id (sk_db_name_hash of its name) is `id`: a zone apex (when the
+ * catalog lists zones) or a seized domain. Stores its lowercased wire name; false when none. */
+bool sk_catalog_member(const sk_db_t *db, uint64_t id, const uint8_t **name, size_t *len);
+
 /* True when apex-table entry `e` is the catalog rather than a zone file. */
 static inline bool sk_db_is_catalog(const sk_db_t *db, const sk_nameent_t *e)
 {

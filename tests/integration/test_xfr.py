@@ -532,6 +532,22 @@ def test_catalog_answers_soa(xsrv):
     assert r.rcode() == dns.rcode.NOERROR and r.answer[0].rdtype == dns.rdatatype.SOA
 
 
+def test_catalog_queries_match_the_transfer(xsrv):
+    """Every RRset of the catalog's transfer is what a query answers, member PTRs included (they
+    are made from the member's id, not stored); zones.<catalog> is an empty non-terminal."""
+    sets = rrsets_of(axfr(xsrv, CATALOG))
+    assert sum(1 for (_, t) in sets if t == "PTR") == 5 + len(NECURS_DOMAINS)
+    for (name, rtype), rdatas in sets.items():
+        assert answered(xsrv, name, rtype) == rdatas, f"{name} {rtype}"
+    owner = next(n for (n, t) in sets if t == "PTR")
+    for name, rdtype, rcode in [(owner, "A", "NOERROR"), ("zones." + CATALOG, "PTR", "NOERROR"),
+                                ("0000000000000000.zones." + CATALOG, "PTR", "NXDOMAIN"),
+                                ("x." + owner, "PTR", "NXDOMAIN"), ("other." + CATALOG, "A", "NXDOMAIN")]:
+        r = dns.query.udp(dns.message.make_query(name, rdtype), sk.V4, port=xsrv.port, timeout=2)
+        assert sk.rcode_name(r) == rcode and not r.answer, (name, rdtype)
+        assert [rr.rdtype for rr in r.authority] == [dns.rdatatype.SOA], (name, rdtype)
+
+
 def test_catalog_serial_follows_membership(make_server):
     srv = start_server(make_server, big=False)
     recs, members = catalog_members(srv)

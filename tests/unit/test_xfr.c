@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
+#include "db/db_internal.h"   /* sk_db_name_hash: the catalog ids */
 #include "db/snapshot.h"
 #include "dns/name.h"
 #include "dns/respond.h"
@@ -241,6 +242,34 @@ static void test_stream(void)
 	ok(snap.refs == 1, "every hold was released");
 }
 
+/* The catalog's member PTRs and its zones. name, as a query for them finds them. */
+static void test_catalog_lookup(void)
+{
+	static const uint8_t zones_name[] = "\5zones\7catalog\4fuzz\7invalid";
+	uint8_t q[SK_NAME_MAX];
+	char id[17];
+	sk_plan_t plan;
+	snprintf(id, sizeof id, "%016llx", (unsigned long long)sk_db_name_hash((const uint8_t *)"\4fuzz\7example", 14));
+	q[0] = 16;
+	memcpy(q + 1, id, 16);
+	memcpy(q + 17, zones_name, sizeof zones_name);
+	size_t len = 17 + sizeof zones_name;
+	sk_db_lookup(snap.db, q, len, SK_TYPE_PTR, &plan);
+	ok(plan.rcode == SK_RCODE_NOERROR && plan.aa && plan.n == 1 && plan.rr[0].rrset == &plan.synth,
+		"<id of fuzz.example>.zones.<catalog> PTR: one made RRset");
+	ok(plan.synth.len == 10 + 14 && !memcmp(plan.synth.data + 10, "\4fuzz\7example", 14),
+		"its target is fuzz.example.");
+	sk_db_lookup(snap.db, q, len, SK_TYPE_A, &plan);
+	ok(plan.rcode == SK_RCODE_NOERROR && plan.n == 1 && plan.rr[0].section == SK_SECTION_AUTHORITY,
+		"the same name, type A: NODATA");
+	q[1] = q[1] == '0' ? '1' : '0';
+	sk_db_lookup(snap.db, q, len, SK_TYPE_PTR, &plan);
+	ok(plan.rcode == SK_RCODE_NXDOMAIN, "an id no member has: NXDOMAIN");
+	sk_db_lookup(snap.db, zones_name, sizeof zones_name, SK_TYPE_PTR, &plan);
+	ok(plan.rcode == SK_RCODE_NOERROR && plan.n == 1 && plan.rr[0].section == SK_SECTION_AUTHORITY,
+		"zones.<catalog>: an empty non-terminal, NODATA");
+}
+
 static void test_catalog_serial(void)
 {
 	sk_db_t *a = NULL, *b = NULL, *c = NULL;
@@ -273,6 +302,7 @@ int main(void)
 	test_allowed();
 	setup();
 	test_stream();
+	test_catalog_lookup();
 	test_catalog_serial();
 	sk_db_free(snap.db);
 	return tap_done();
