@@ -16,6 +16,7 @@
  * several and a slow reader never makes one write huge, large enough that a 20,000-record zone
  * is a few dozen messages. A record that does not fit alone gets a message of up to 64 KiB. */
 #define XFR_MSG_TARGET 16384
+_Static_assert(SK_XFR_ROOM >= XFR_MSG_TARGET + 2 + 1000, "room for a usual message, TSIG and question");
 
 /* ---- access ---- */
 
@@ -165,8 +166,9 @@ static int write_soa(sk_xfr_t *x, sk_writer_t *w)
 }
 
 /* Fill one message's answer section; returns its record count. `big`: the limit a message may
- * grow to when a record does not fit in one of the usual size. */
-static unsigned fill(sk_xfr_t *x, sk_writer_t *w, size_t big)
+ * grow to when a record does not fit in one of the usual size; `full`: no message can be larger
+ * (otherwise a record too large for `big` waits for a call with more room: *more is set). */
+static unsigned fill(sk_xfr_t *x, sk_writer_t *w, size_t big, bool full, bool *more)
 {
 	unsigned an = 0;
 	while (x->phase != PHASE_DONE) {
@@ -199,6 +201,10 @@ static unsigned fill(sk_xfr_t *x, sk_writer_t *w, size_t big)
 			w->limit = big;
 			continue;
 		}
+		if (!full) {
+			*more = true;
+			break;
+		}
 		/* One record larger than any message can hold: it cannot be sent. */
 		x->cur_off += 10u + sk_get16(x->cur->data + x->cur_off + 8);
 		if (x->cur_off >= x->cur->len)
@@ -218,6 +224,7 @@ size_t sk_xfr_next(sk_xfr_t *x, uint8_t *out, size_t cap, uint64_t now)
 	if (max < head + tsig + 512)
 		return 0;
 	size_t big = max - tsig, target = XFR_MSG_TARGET < big ? XFR_MSG_TARGET : big;
+	bool more = false;
 
 	/* Every message repeats the question (RFC 5936 s2.2.1 allows it): names compress
 	 * against the zone's apex in each. */
@@ -227,7 +234,9 @@ size_t sk_xfr_next(sk_xfr_t *x, uint8_t *out, size_t cap, uint64_t now)
 	sk_put16(out + SK_HDR_LEN + x->qname_len + 2, x->qclass);
 	sk_writer_t w;
 	sk_wr_init(&w, out, target, head, SK_HDR_LEN);
-	unsigned an = fill(x, &w, big);
+	unsigned an = fill(x, &w, big, max == SK_MSG_MAX, &more);
+	if (!an && more)
+		return 0;                 /* the caller offers a whole 64 KiB next time */
 	sk_hdr_set_flags(out, (uint16_t)(SK_FLAG_QR | SK_FLAG_AA | x->flags));
 	sk_hdr_set_counts(out, 1, (uint16_t)an, 0, 0);
 	size_t len = w.pos;
@@ -237,6 +246,11 @@ size_t sk_xfr_next(sk_xfr_t *x, uint8_t *out, size_t cap, uint64_t now)
 	x->records += an;
 	x->bytes += len;
 	return len;
+}
+
+bool sk_xfr_done(const sk_xfr_t *x)
+{
+	return x->phase == PHASE_DONE;
 }
 
 void sk_xfr_free(sk_xfr_t *x)

@@ -33,13 +33,20 @@ typedef struct sk_xfr sk_xfr_t;
 int sk_xfr_new(const sk_snapshot_t *snap, const sk_resp_info_t *info, const struct sockaddr *peer,
 	sk_xfr_t **out);
 
+/* Room worth offering sk_xfr_next(): a message of the usual size, its TSIG and question. */
+#define SK_XFR_ROOM (16384 + 1024)
+
 /*
- * Write the next message into `out` (`cap` bytes; SK_MSG_MAX lets any record through) at time
- * `now` (seconds, for TSIG): the SOA first, then the zone's RRsets, a message filled to about
- * 16 KiB, the SOA last; each message signed when the request was. Returns its length, 0 once
- * the last message was written. Never blocks.
+ * Write the next message into `out` (`cap` bytes, at least SK_XFR_ROOM) at time `now` (seconds,
+ * for TSIG): the SOA first, then the zone's RRsets, a message filled to about 16 KiB, the SOA
+ * last; each message signed when the request was. Returns its length; 0 once the last message
+ * was written (sk_xfr_done), or when the next record needs a message larger than `cap` allows:
+ * call again with SK_MSG_MAX bytes. Never blocks.
  */
 size_t sk_xfr_next(sk_xfr_t *x, uint8_t *out, size_t cap, uint64_t now);
+
+/* True once the last message was written. */
+bool sk_xfr_done(const sk_xfr_t *x);
 
 /* Log the transfer (who, what, messages, bytes, key; complete or not), release the snapshot,
  * free. Accepts NULL. */

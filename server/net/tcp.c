@@ -225,18 +225,24 @@ static void conn_frame_clock(sk_tcp_conn_t *c, bool frame_done)
 }
 
 /*
- * Write the transfer's next messages while out[] has room for one. Returns true once its last
- * message is written (the transfer is freed then), false while more must wait for a write.
+ * Write the transfer's next messages while out[] has room for one (about 16 KiB: the buffer
+ * holds several, so one write carries several). Returns true once its last message is written
+ * (the transfer is freed then), false while more must wait for a write (a record that needs a
+ * larger message waits until the buffer is empty).
  */
 static bool conn_xfr_pump(sk_tcp_conn_t *c, uint64_t now_s)
 {
-	while (SK_TCP_OUTBUF - c->out_len >= SK_TCP_REPLY_MAX) {
-		size_t len = sk_xfr_next(c->xfr, c->out + c->out_len + 2, SK_MSG_MAX, now_s);
-		if (!len) {
+	while (SK_TCP_OUTBUF - c->out_len >= 2 + SK_XFR_ROOM) {
+		size_t room = SK_TCP_OUTBUF - c->out_len - 2;
+		size_t len = sk_xfr_next(c->xfr, c->out + c->out_len + 2, room < SK_MSG_MAX ? room : SK_MSG_MAX,
+			now_s);
+		if (!len && sk_xfr_done(c->xfr)) {
 			sk_xfr_free(c->xfr);
 			c->xfr = NULL;
 			return true;
 		}
+		if (!len)
+			return false;
 		sk_put16(c->out + c->out_len, (uint16_t)len);
 		c->out_len += 2 + (uint32_t)len;
 		c->pending++;

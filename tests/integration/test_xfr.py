@@ -337,6 +337,26 @@ def test_large_zone_kdig(xsrv):
     assert text.count("TSIG\thmac-sha256.") == int(m.group(1)), "kdig shows each message's TSIG"
 
 
+def test_records_larger_than_a_message(make_server):
+    """Records of 40 KB (a 16 KiB message cannot hold them) among small ones: each goes in a
+    message of its own of up to 64 KiB, after the connection's buffer has drained; nothing lost."""
+    srv = make_server(start=False, extra=TRANSFER, zones=[("fat.test.zone", None, None)])
+    lines = ["$ORIGIN fat.test.", "$TTL 300", "@ SOA ns.fat.test. h.fat.test. 1 7200 3600 1209600 300",
+             "@ NS ns.fat.test.", "ns A 192.0.2.1"]
+    lines += [f"a{i} A 10.1.{i >> 8}.{i & 255}" for i in range(3000)]
+    chunk = " ".join(f'"{c * 250}"' for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[:160 // 4] * 4)
+    lines += [f"{n} TXT {chunk}" for n in ("a1000x", "a2000x", "zz")]
+    (srv.workdir / "fat.test.zone").write_text("\n".join(lines) + "\n")
+    srv.start()
+    msgs = axfr(srv, "fat.test")
+    recs = records(msgs)
+    assert len(recs) == 3000 + 3 + 4
+    fat = [r for r in recs if r[2] == "TXT"]
+    assert len(fat) == 3 and all(len(r[3]) > 40000 for r in fat)
+    assert max(len(m.to_wire()) for m in msgs) > 40000 and len(msgs) > 3
+    assert "left out" not in srv.log_text()
+
+
 def test_ixfr_answered_in_full_or_up_to_date(xsrv):
     full = axfr(xsrv, "other.test", rdtype="IXFR", serial=1)
     recs = records(full)
