@@ -17,6 +17,7 @@
 #include "db/db.h"
 #include "db/snapshot.h"
 #include "net/net.h"
+#include "net/notify.h"
 #include "priv.h"
 #include "sdnotify.h"
 #include "telemetry/telemetry.h"
@@ -59,6 +60,7 @@ typedef struct sk_app {
 	sk_snapreg_t *reg;
 	sk_telemetry_t *tm;     /* NULL when no sink is configured */
 	sk_net_t *net;
+	sk_notifier_t *notifier; /* NOTIFY to secondaries; fed by whoever loads a snapshot */
 	sk_running_t running;
 	uv_loop_t loop;
 	bool loop_open;
@@ -258,6 +260,10 @@ static void reload(sk_app_t *app)
 	}
 	warn_restart(&app->running, next->conf);
 	cookie_default(app, next->conf);
+	/* The catalog keeps its serial unless its members changed (the db is not published yet). */
+	sk_db_catalog_serial(next->db, cur->db, (uint32_t)time(NULL));
+	/* Secondaries hear of every serial that changes; queued now, sent by the notifier thread. */
+	sk_notifier_reload(app->notifier, cur, next);
 	if (memcmp(cur->conf->cookies.secret, next->conf->cookies.secret, SK_COOKIE_SECRET_LEN))
 		sk_info("cookies: new server secret, %u previous secrets still accepted",
 			next->conf->cookies.nprevious);
@@ -552,6 +558,7 @@ static int run(const char *path)
 		goto fail;
 	}
 	cookie_default(&app, snap->conf);
+	sk_db_catalog_serial(snap->db, NULL, (uint32_t)time(NULL));
 	/* The file was read twice: say so if it changed in between. */
 	warn_restart(&app.running, snap->conf);
 	size_t zones = sk_db_zone_count(snap->db), seized = sk_db_seized_count(snap->db);
@@ -575,6 +582,10 @@ static int run(const char *path)
 		sk_err("signals: %s", sk_strerror(rc));
 		goto fail;
 	}
+	if ((rc = sk_notifier_new(&app.notifier))) {
+		sk_err("notify: cannot start: %s", sk_strerror(rc));
+		goto fail;
+	}
 	if ((rc = sk_net_start(app.net, app.reg, app.tm)))
 		goto fail;
 	sk_ctl_env_t env = { .net = app.net, .reg = app.reg, .reader = app.running.workers,
@@ -582,6 +593,8 @@ static int run(const char *path)
 		.request_reload = ctl_reload, .app = &app };
 	if ((rc = sk_ctl_start(app.ctl, &app.loop, &env)))
 		goto fail;
+	/* Every zone is announced at start: a secondary may have missed changes while we were down. */
+	sk_notifier_reload(app.notifier, NULL, snap);
 	if (app.running.stats_interval_s) {
 		uint64_t ms = (uint64_t)app.running.stats_interval_s * 1000u;
 		uv_timer_start(&app.stats, on_stats, ms, ms);
@@ -595,6 +608,7 @@ static int run(const char *path)
 fail:
 	/* Each step that failed has said why; sk_net_new names the address it could not bind. */
 	sk_net_free(app.net);
+	sk_notifier_free(app.notifier);
 	/* After the workers: drain every ring, flush and close the sinks (nothing accepted is lost). */
 	sk_telemetry_stop(app.tm);
 	sk_ctl_stop(app.ctl);

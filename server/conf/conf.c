@@ -396,6 +396,7 @@ static const field_t top_fields[] = {
 	{ "rrl", sk_cf_parse_rrl, 0, 0, 0, false, NULL },
 	{ "control", sk_cf_parse_control, 0, 0, 0, false, NULL },
 	{ "metrics", sk_cf_parse_metrics, 0, 0, 0, false, NULL },
+	{ "transfer", sk_cf_parse_transfer, 0, 0, 0, false, NULL },
 };
 
 /* ---- chroot ---- */
@@ -729,6 +730,7 @@ void sk_conf_free(sk_conf_t *conf)
 	free(conf->control.socket);
 	free(conf->control.group);
 	free(conf->metrics.listen.text);
+	sk_conf_xfr_free(&conf->xfr);
 	free(conf->geoip_city);
 	free(conf->geoip_asn);
 	free(conf->version);

@@ -115,6 +115,62 @@ typedef struct sk_metrics_conf {
 	bool enabled;
 	sk_listen_t listen;     /* address@port (the port is required) */
 } sk_metrics_conf_t;
+/*
+ * transfer: zone transfers out (AXFR; IXFR answered with the whole zone), TSIG keys, NOTIFY to
+ * secondaries, and the catalog zone (RFC 9432) of every zone and seized domain.
+ * Off (nothing transferred, no TSIG key known) when the section is absent.
+ */
+#define SK_TSIG_SECRET_MAX 128      /* bytes of a key's secret */
+#define SK_TSIG_KEYS_MAX 64
+#define SK_CATALOG_DEFAULT "catalog.sinkhole.invalid."
+
+/* A TSIG algorithm; the values are crypto/'s sk_hmac_alg_t (conf/ cannot include it). */
+typedef enum { SK_TSIG_HMAC_SHA256 = 1, SK_TSIG_HMAC_SHA512 = 2 } sk_tsig_alg_t;
+
+/* One `transfer.keys` entry. */
+typedef struct sk_tsig_key {
+	char *name;                     /* as written, with a final dot, for logs */
+	uint8_t wire[255];              /* the name in lowercased wire form: what a TSIG RR carries */
+	uint8_t wire_len;
+	sk_tsig_alg_t alg;
+	uint8_t secret[SK_TSIG_SECRET_MAX];
+	size_t secret_len;
+	unsigned line;
+} sk_tsig_key_t;
+
+/* One `transfer.allow` entry: who may transfer. */
+typedef struct sk_xfr_acl {
+	sk_prefix_t *addrs;             /* the client must be in one of these; none: any address */
+	size_t naddrs;
+	int key;                        /* index into keys: the request must be signed with it;
+	                                   -1: any request (signed ones are verified all the same) */
+	unsigned line;
+} sk_xfr_acl_t;
+
+/* One `transfer.notify` entry: a secondary told of every new serial. */
+typedef struct sk_notify_target {
+	char *text;                     /* "address@port" as written */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	int key;                        /* index into keys to sign the NOTIFY with; -1: unsigned */
+	unsigned line;
+} sk_notify_target_t;
+
+typedef struct sk_xfr_conf {
+	bool enabled;                   /* the section is present */
+	sk_tsig_key_t *keys;            /* NULL when nkeys == 0 */
+	size_t nkeys;
+	sk_xfr_acl_t *allow;
+	size_t nallow;
+	sk_notify_target_t *notify;
+	size_t nnotify;
+	bool seized;                    /* seized domains may be transferred; default true */
+	bool catalog;                   /* `catalog:` present: the catalog zone is served */
+	char *catalog_name;             /* default SK_CATALOG_DEFAULT, with a final dot */
+	unsigned catalog_line;          /* where `catalog:` is, for diagnostics */
+	bool catalog_zones;             /* members: `all` (default): zone files and seized domains;
+	                                   `seized`: seized domains only */
+} sk_xfr_conf_t;
 
 typedef struct sk_conf {
 	char *path;             /* the config file, as given */
@@ -160,6 +216,8 @@ typedef struct sk_conf {
 	 * drop); a reload that changes them warns that a restart is needed */
 	sk_control_conf_t control;
 	sk_metrics_conf_t metrics;
+	/* transfer: zone transfers, TSIG, NOTIFY, catalog (enabled false when absent) */
+	sk_xfr_conf_t xfr;
 
 	/* geoip: databases for the telemetry thread; NULL when not configured */
 	char *geoip_city;       /* a City or Country database */

@@ -37,4 +37,15 @@ bool sk_conf_same_listen(const sk_listen_t *a, const sk_listen_t *b);
  */
 bool sk_conf_valid_domain(const char *s);
 
+/*
+ * A host name as text ("xfr-key", "Key.Example." final dot optional) into lowercased wire form:
+ * labels of letters, digits, '-' and '_' only (no escapes). Returns the wire length, or 0 when
+ * the text is not such a name. TSIG key names and the catalog's name are read with it.
+ */
+size_t sk_conf_host_wire(const char *s, uint8_t out[255]);
+
+/* Decode base64 (RFC 4648, padding required, no blanks) into at most `cap` bytes; returns the
+ * length, or -1 when the text is not base64 or decodes to more than `cap`. */
+long sk_conf_base64(const char *s, uint8_t *out, size_t cap);
+
 #endif

@@ -110,5 +110,9 @@ void sk_cf_parse_geoip(ctx_t *ctx, const char *where, yaml_node_t *val, const fi
 void sk_cf_parse_rrl(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj);
 void sk_cf_parse_control(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj);
 void sk_cf_parse_metrics(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj);
+void sk_cf_parse_transfer(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj);
+
+/* Free what the `transfer:` section holds (conf_xfr.c). */
+void sk_conf_xfr_free(sk_xfr_conf_t *x);
 
 #endif

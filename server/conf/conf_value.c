@@ -214,3 +214,67 @@ bool sk_conf_parse_prefix(const char *text, sk_prefix_t *p, bool *host_bits)
 	}
 	return true;
 }
+
+size_t sk_conf_host_wire(const char *s, uint8_t out[255])
+{
+	size_t n = strlen(s), lab = 0, len = 0;
+	if (n && s[n - 1] == '.')
+		n--;
+	if (n == 0 || n + 2 > 255)
+		return 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || s[i] == '.') {
+			if (len == 0)
+				return 0;
+			out[lab] = (uint8_t)len;
+			lab += len + 1;
+			len = 0;
+			continue;
+		}
+		unsigned char c = (unsigned char)s[i];
+		if (!isalnum(c) && c != '-' && c != '_')
+			return 0;
+		if (++len > 63)
+			return 0;
+		out[lab + len] = (uint8_t)tolower(c);
+	}
+	out[lab] = 0;
+	return lab + 1;
+}
+
+static int b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+long sk_conf_base64(const char *s, uint8_t *out, size_t cap)
+{
+	size_t n = strlen(s), o = 0;
+	if (n == 0 || n % 4)
+		return -1;
+	for (size_t i = 0; i < n; i += 4) {
+		int v[4], pad = 0;
+		for (int k = 0; k < 4; k++) {
+			if (s[i + k] == '=' && i + 4 == n && k >= 2) {
+				v[k] = 0;
+				pad++;
+				continue;
+			}
+			if (pad || (v[k] = b64_value(s[i + k])) < 0)
+				return -1;
+		}
+		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		for (int k = 0; k < 3 - pad; k++) {
+			if (o == cap)
+				return -1;
+			out[o++] = (uint8_t)(w >> (16 - 8 * k));
+		}
+	}
+	return (long)o;
+}

@@ -1,4 +1,4 @@
-/* crypto.h -- the cryptography sinkholed uses, in one place: keyed hashing and random bytes */
+/* crypto.h -- the cryptography sinkholed uses, in one place: keyed hashing, HMAC, random bytes */
 #ifndef SK_CRYPTO_H
 #define SK_CRYPTO_H
 
@@ -31,5 +31,26 @@ void sk_random_bytes(void *buf, size_t len);
 /* True when the `len` bytes at `a` and `b` are equal, in time that does not depend on where they
  * differ (so a forged MAC cannot be found a byte at a time). */
 bool sk_crypto_equal(const void *a, const void *b, size_t len);
+
+/*
+ * HMAC (RFC 2104) over SHA-256 or SHA-512, fed in pieces: what TSIG (RFC 8945) signs and verifies
+ * with. Keys of any length (a key longer than the block is hashed first, as RFC 2104 says).
+ * The state lives in the caller's memory: no allocation, safe on every thread at once.
+ */
+typedef enum { SK_HMAC_SHA256 = 1, SK_HMAC_SHA512 = 2 } sk_hmac_alg_t;
+#define SK_HMAC_MAX 64          /* bytes of the longest MAC (SHA-512) */
+
+typedef struct sk_hmac {
+	_Alignas(16) unsigned char state[448];  /* libsodium's state for either hash */
+	sk_hmac_alg_t alg;
+} sk_hmac_t;
+
+/* Bytes of a full MAC of `alg` (32 or 64), 0 for an unknown algorithm. */
+size_t sk_hmac_len(sk_hmac_alg_t alg);
+
+void sk_hmac_init(sk_hmac_t *h, sk_hmac_alg_t alg, const uint8_t *key, size_t keylen);
+void sk_hmac_update(sk_hmac_t *h, const void *in, size_t len);
+/* Write the MAC (sk_hmac_len bytes) to `out`; the state is spent. */
+void sk_hmac_final(sk_hmac_t *h, uint8_t out[SK_HMAC_MAX]);
 
 #endif

@@ -485,7 +485,8 @@ int sk_db_build(const sk_conf_t *conf, sk_db_t **out)
 
 	if (!db || sk_nametab_init(&db->apexes) < 0)
 		goto fail;
-	if (conf->nzones && !(db->zones = calloc(conf->nzones, sizeof *db->zones)))
+	/* One more slot for the catalog, which lookup finds through the apex table like a zone. */
+	if (!(db->zones = calloc(conf->nzones + 1, sizeof *db->zones)))
 		goto fail;
 	db->nzones = conf->nzones;
 	db->min_labels = SK_LABELS_MAX;
@@ -497,11 +498,13 @@ int sk_db_build(const sk_conf_t *conf, sk_db_t **out)
 		if (rc < 0 && first == 0)
 			first = rc;
 	}
-	if ((rc = first) < 0 || (rc = sk_nametab_seal(&db->apexes)) < 0)
+	if ((rc = first) < 0 || (rc = sk_catalog_build(db, conf)) < 0 ||
+	    (rc = sk_nametab_seal(&db->apexes)) < 0)
 		goto fail;
 	/* Lists after zones: a zone file's apex wins over the same domain in a list. */
 	if ((rc = sk_seized_build(db, conf)) < 0)
 		goto fail;
+	sk_catalog_hash(db);
 	*out = db;
 	return 0;
 fail:
@@ -513,8 +516,8 @@ void sk_db_free(sk_db_t *db)
 {
 	if (!db)
 		return;
-	for (size_t i = 0; i < db->nzones; i++)
-		sk_zone_release(&db->zones[i]);
+	for (size_t i = 0; db->zones && i <= db->nzones; i++)
+		sk_zone_release(&db->zones[i]);   /* [nzones]: the catalog, or zeroed */
 	free(db->zones);
 	sk_nametab_free(&db->apexes);
 	sk_seized_free(db);

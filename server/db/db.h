@@ -24,6 +24,8 @@ typedef struct sk_rrset {
 	const uint8_t *data;
 } sk_rrset_t;
 
+#define SK_NAME_MAX_DB 255     /* a wire name, root label included (dns/wire.h's SK_NAME_MAX) */
+
 typedef struct sk_zone sk_zone_t;   /* one zone of a db; lives as long as its db */
 typedef struct sk_db sk_db_t;       /* every zone of one config; immutable once built */
 
@@ -58,6 +60,9 @@ typedef struct sk_plan {
 	                                (rate limiting counts all names a wildcard answers as one) */
 	uint8_t n;
 	sk_rr_ref_t rr[SK_PLAN_MAX]; /* answer refs first, then authority, then additional */
+	sk_rrset_t synth;            /* an RRset made by the lookup, not stored (a catalog member's
+	                                PTR); refs may point here while the plan lives */
+	uint8_t synth_data[10 + SK_NAME_MAX_DB];
 } sk_plan_t;
 
 /*
@@ -138,5 +143,64 @@ size_t sk_db_bytes(const sk_db_t *db);
  * Returns 0, -EINVAL when the bytes are not a message, or -ENOMEM. Uses ldns: control socket only.
  */
 int sk_db_msg_text(const uint8_t *msg, size_t len, char **out);
+/* The zone's SOA RRset (one record, owned by the apex). */
+const sk_rrset_t *sk_zone_soa(const sk_zone_t *zone);
+
+/* ---------------------------------------------------------------------------------------------
+ * Zone transfers: everything a name's AXFR sends, one RRset at a time (walk.c).
+ */
+typedef enum {
+	SK_WALK_NONE = 0,      /* nothing to transfer at this name */
+	SK_WALK_ZONE,          /* a zone file's apex */
+	SK_WALK_SEIZED,        /* a seized domain: its list's template, every owner moved under it */
+	SK_WALK_CATALOG,       /* the catalog: its apex records, then one PTR per member */
+} sk_walk_kind_t;
+
+/* Where a walk is. Lives in the caller's memory (a transfer's state); the fields are db/'s. */
+typedef struct sk_db_walk {
+	const sk_db_t *db;
+	const sk_zone_t *zone;          /* the zone, the template, or the catalog */
+	sk_walk_kind_t kind;
+	uint8_t origin[SK_NAME_MAX_DB]; /* the transferred name: the seized domain owners end in */
+	uint8_t origin_len;
+	size_t off;                     /* next node entry of zone->nodes */
+	unsigned set;                   /* next RRset of that node */
+	size_t member;                  /* catalog: zone index, then (past nzones) seized entry offset */
+	size_t member_off;
+	uint8_t owner[SK_NAME_MAX_DB];  /* the owner of the RRset last returned, when made here */
+	sk_rrset_t ptr;                 /* the member PTR last returned */
+	uint8_t ptr_data[10 + SK_NAME_MAX_DB];
+} sk_db_walk_t;
+
+/*
+ * Start a walk for the transfer of `name` (lowercased wire, `len` bytes): a zone file's apex, the
+ * catalog, or (when `seized`) a seized domain. Returns what it found, SK_WALK_NONE when nothing.
+ * The walk points into `db`: the caller keeps the snapshot alive (sk_snapshot_hold) while it runs.
+ */
+sk_walk_kind_t sk_db_walk_init(const sk_db_t *db, const uint8_t *name, size_t len, bool seized,
+	sk_db_walk_t *w);
+
+/*
+ * The next RRset to send, every one but the apex SOA (which a transfer sends first and last:
+ * sk_zone_soa(w->zone), owned by the transferred name), with its owner (lowercased wire) in
+ * *owner; NULL once all were returned. Names a seized domain's template puts over 255 bytes are
+ * left out (lookup cannot reach them either). Never allocates.
+ */
+const sk_rrset_t *sk_db_walk_next(sk_db_walk_t *w, const uint8_t **owner);
+
+/*
+ * The catalog's serial in `db`, which is about to replace `prev` (NULL: the first load): prev's
+ * serial when the member set did not change, otherwise `now` (seconds since the epoch), or prev's
+ * serial + 1 when `now` is not newer by RFC 1982 (several changes in one second). Written into
+ * the catalog's SOA; the db must not be published yet. Returns it (0 without a catalog).
+ */
+uint32_t sk_db_catalog_serial(sk_db_t *db, const sk_db_t *prev, uint32_t now);
+
+/* The catalog zone of the db, or NULL; and the number of its members. */
+const sk_zone_t *sk_db_catalog(const sk_db_t *db);
+size_t sk_db_catalog_members(const sk_db_t *db);
+
+/* The zone of `db` whose apex is `apex` (lowercased wire), the catalog included; NULL if none. */
+const sk_zone_t *sk_db_find_zone(const sk_db_t *db, const uint8_t *apex, size_t len);
 
 #endif

@@ -61,6 +61,11 @@ int sk_zsrc_load(const sk_zone_conf_t *zc, const char *conf_path, sk_zsrc_t *out
 /* sk_zsrc_load() for a template file (`conf_line`: the list's entry in the config). */
 int sk_zsrc_load_template(const char *file, const char *conf_path, unsigned conf_line, sk_zsrc_t *out);
 
+/* Append one record made by the server itself (the catalog): lowercased wire owner and RDATA,
+ * line 0 of files[0]. Returns 0, -EINVAL or -ENOMEM. */
+int sk_zsrc_add(sk_zsrc_t *s, const uint8_t *owner, size_t olen, uint16_t type, uint32_t ttl,
+	const uint8_t *rdata, size_t rdlen);
+
 /* Free what a source holds (not the struct itself). Accepts a zeroed source. */
 void sk_zsrc_free(sk_zsrc_t *src);
 
@@ -205,7 +210,7 @@ typedef struct sk_slist {
 } sk_slist_t;
 
 struct sk_db {
-	sk_zone_t *zones;
+	sk_zone_t *zones;          /* nzones from the config, then the catalog when there is one */
 	size_t nzones;
 	sk_nametab_t apexes;       /* value: index into zones */
 	uint8_t min_labels, max_labels;  /* of the apexes: bounds the suffixes worth probing */
@@ -213,7 +218,30 @@ struct sk_db {
 	size_t nlists;
 	sk_nametab_t seized;       /* every seized domain; value: its line, aux: index into lists */
 	uint8_t seized_min_labels, seized_max_labels;
+	sk_zone_t *catalog;        /* &zones[nzones] (catalog.c), or NULL when none is served */
+	bool catalog_zones;        /* its members include the zone files, not only seized domains */
+	uint64_t catalog_hash;     /* of its member set: a reload that keeps it keeps the serial */
+	size_t catalog_members;
 };
+
+/* The catalog zone (catalog.c): SOA, NS invalid. and version TXT "2" compiled as a zone at
+ * &db->zones[db->nzones] with its apex in db->apexes; the members are walked, not stored.
+ * Called after the zones and before the lists (a listed domain that is the catalog's name is
+ * shadowed like a zone apex). Problems go to sk_diag(). */
+int sk_catalog_build(sk_db_t *db, const sk_conf_t *conf);
+
+/* Hash the member set into db->catalog_hash (after the lists are loaded). */
+void sk_catalog_hash(sk_db_t *db);
+
+/* The catalog member whose id (sk_db_name_hash of its name) is `id`: a zone apex (when the
+ * catalog lists zones) or a seized domain. Stores its lowercased wire name; false when none. */
+bool sk_catalog_member(const sk_db_t *db, uint64_t id, const uint8_t **name, size_t *len);
+
+/* True when apex-table entry `e` is the catalog rather than a zone file. */
+static inline bool sk_db_is_catalog(const sk_db_t *db, const sk_nameent_t *e)
+{
+	return db->catalog && e->value == db->nzones;
+}
 
 /* Compile a parsed zone into *z (zeroed by the caller), tags from zc; on failure *z is freed and
  * zeroed (db.c). */

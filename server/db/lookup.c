@@ -319,6 +319,48 @@ static void negative(lctx_t *c, const sk_zone_t *z, const uint8_t *apex, size_t 
 	add_rr(c, &z->neg_soa, apex, apex_len, SK_SECTION_AUTHORITY);
 }
 
+/*
+ * The catalog's names that are not stored (catalog.c): zones.<catalog>, an empty non-terminal
+ * (NODATA), and <id>.zones.<catalog>, a member's PTR made here from the member its 16 hex digits
+ * name. True when n was one of them and the plan is filled; false: NXDOMAIN as usual.
+ */
+static bool catalog_name(lctx_t *c, const sk_zone_t *z, const lname_t *n, int zk)
+{
+	const uint8_t *apex = suffix(n, zk), *member, *id = n->name;
+	size_t apex_len = suffix_len(n, zk), len;
+	uint64_t v = 0;
+	if (zk < 1 || zk > 2 || suffix(n, zk - 1)[0] != 5 || memcmp(suffix(n, zk - 1) + 1, "zones", 5) != 0)
+		return false;
+	if (zk == 1) {
+		negative(c, z, apex, apex_len, SK_RCODE_NOERROR);
+		return true;
+	}
+	if (id[0] != 16)
+		return false;
+	for (int i = 1; i <= 16; i++) {
+		uint8_t d = id[i];
+		if (!((d >= '0' && d <= '9') || (d >= 'a' && d <= 'f')))
+			return false;
+		v = v << 4 | (uint64_t)(d <= '9' ? d - '0' : d - 'a' + 10);
+	}
+	if (!sk_catalog_member(c->db, v, &member, &len))
+		return false;
+	if (c->qtype != SK_TYPE_PTR && c->qtype != SK_TYPE_ANY) {
+		negative(c, z, apex, apex_len, SK_RCODE_NOERROR);
+		return true;
+	}
+	sk_plan_t *p = c->plan;
+	sk_put16(p->synth_data, SK_TYPE_PTR);
+	sk_put16(p->synth_data + 2, SK_CLASS_IN);
+	sk_put32(p->synth_data + 4, 0);
+	sk_put16(p->synth_data + 8, (uint16_t)len);
+	memcpy(p->synth_data + 10, member, len);
+	p->synth = (sk_rrset_t){ .type = SK_TYPE_PTR, .count = 1, .ttl = 0, .len = (uint32_t)(10 + len),
+		.data = p->synth_data };
+	add_rr(c, &p->synth, n->name, n->len, SK_SECTION_ANSWER);
+	return true;
+}
+
 /* The names a CNAME chain has visited: the query name, then each target. */
 typedef struct chain {
 	const uint8_t *name[CNAME_MAX + 1];
@@ -402,6 +444,8 @@ void sk_db_lookup(const sk_db_t *db, const uint8_t *qname, size_t qname_len, uin
 			referral(&c, z, look, n, e, k);
 			goto done;
 		case FOUND_ENCLOSER:
+			if (z == db->catalog && catalog_name(&c, z, n, zk))
+				goto done;
 			if (!(e = find_wildcard(z, look, e, k))) {
 				negative(&c, z, suffix(n, zk), suffix_len(n, zk), SK_RCODE_NXDOMAIN);
 				goto done;

@@ -203,8 +203,11 @@ static int add_domain(lload_t *ld, const uint8_t *name, size_t len, unsigned lin
 	if ((e = sk_nametab_find(&db->apexes, name, len, hash))) {
 		ld->l->st.shadowed++;
 		sk_name_to_text(name, text, sizeof text);
-		list_warn(ld, line, "%s is served by the zone file %s (the zone file wins)", text,
-			ld->conf->zones[e->value].file);
+		if (sk_db_is_catalog(db, e))
+			list_warn(ld, line, "%s is the catalog zone's name (the catalog wins)", text);
+		else
+			list_warn(ld, line, "%s is served by the zone file %s (the zone file wins)", text,
+				ld->conf->zones[e->value].file);
 		return 0;
 	}
 	if ((e = sk_nametab_find(&db->seized, name, len, hash))) {
@@ -222,7 +225,8 @@ static int add_domain(lload_t *ld, const uint8_t *name, size_t len, unsigned lin
 		sk_name_to_text(name, text, sizeof text);
 		sk_name_to_text(name + off[k], zone, sizeof zone);
 		list_warn(ld, line, "%s is inside the zone %s of %s: the list answers for it (the longer "
-			"name wins)", text, zone, ld->conf->zones[e->value].file);
+			"name wins)", text, zone, sk_db_is_catalog(db, e) ? "the catalog" :
+			ld->conf->zones[e->value].file);
 		break;
 	}
 	size_t at;

@@ -30,6 +30,7 @@ int sk_snapshot_load(const char *path, sk_snapshot_t **out)
 	snap->conf = conf;
 	snap->db = db;
 	snap->generation = 1;
+	atomic_init(&snap->refs, 1);
 	*out = snap;
 	return 0;
 fail:
@@ -45,6 +46,24 @@ void sk_snapshot_free(sk_snapshot_t *snap)
 	sk_db_free(snap->db);
 	sk_conf_free(snap->conf);
 	free(snap);
+}
+
+const sk_snapshot_t *sk_snapshot_hold(const sk_snapshot_t *snap)
+{
+	/* Relaxed is enough: the caller already holds a reference (the registry's, pinned by the
+	 * batch it is in), so the count cannot reach zero meanwhile. */
+	atomic_fetch_add_explicit(&((sk_snapshot_t *)snap)->refs, 1, memory_order_relaxed);
+	return snap;
+}
+
+void sk_snapshot_release(const sk_snapshot_t *snap)
+{
+	if (!snap)
+		return;
+	sk_snapshot_t *s = (sk_snapshot_t *)snap;
+	/* acq_rel: every read of the snapshot by any holder happens before the free. */
+	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+		sk_snapshot_free(s);
 }
 
 /*
@@ -96,7 +115,7 @@ void sk_snapreg_free(sk_snapreg_t *reg)
 {
 	if (!reg)
 		return;
-	sk_snapshot_free(atomic_load(&reg->cur));
+	sk_snapshot_release(atomic_load(&reg->cur));
 	free(reg->slots);
 	free(reg);
 }
@@ -142,5 +161,5 @@ void sk_snapreg_publish(sk_snapreg_t *reg, sk_snapshot_t *next)
 	sk_snapshot_t *old = atomic_exchange(&reg->cur, next);
 	for (unsigned i = 0; i < reg->nreaders; i++)
 		wait_reader(reg, i);
-	sk_snapshot_free(old);
+	sk_snapshot_release(old);
 }

@@ -248,6 +248,48 @@ static bool name_in_zone(const uint8_t *n, size_t nlen, const uint8_t *apex, siz
 	return nlen - i == alen && memcmp(n + i, apex, alen) == 0;
 }
 
+/* Room in the source for one more record of `need` arena bytes. */
+static int zsrc_room(sk_zsrc_t *s, size_t need)
+{
+	if (s->arena_len + need > UINT32_MAX)
+		return -ENOMEM;
+	if (s->arena_len + need > s->arena_cap) {
+		size_t cap = s->arena_cap ? s->arena_cap : 4096;
+		while (cap < s->arena_len + need)
+			cap *= 2;
+		uint8_t *a = realloc(s->arena, cap);
+		if (!a)
+			return -ENOMEM;
+		s->arena = a;
+		s->arena_cap = cap;
+	}
+	if (s->nrec == s->caprec) {
+		size_t cap = s->caprec ? s->caprec * 2 : 64;
+		sk_zrec_t *rec = realloc(s->rec, cap * sizeof *rec);
+		if (!rec)
+			return -ENOMEM;
+		s->rec = rec;
+		s->caprec = cap;
+	}
+	return 0;
+}
+
+int sk_zsrc_add(sk_zsrc_t *s, const uint8_t *owner, size_t olen, uint16_t type, uint32_t ttl,
+	const uint8_t *rdata, size_t rdlen)
+{
+	int rc;
+	if (rdlen > 65535 || olen > SK_NAME_MAX)
+		return -EINVAL;
+	if ((rc = zsrc_room(s, olen + rdlen)) < 0)
+		return rc;
+	s->rec[s->nrec++] = (sk_zrec_t){ .off = (uint32_t)s->arena_len, .ttl = ttl, .type = type,
+		.rdlen = (uint16_t)rdlen, .owner_len = (uint8_t)olen };
+	memcpy(s->arena + s->arena_len, owner, olen);
+	memcpy(s->arena + s->arena_len + olen, rdata, rdlen);
+	s->arena_len += olen + rdlen;
+	return 0;
+}
+
 /*
  * The types whose RDATA the answer builder walks as names, to compress them (the RFC 1035 types
  * RFC 3597 s4 allows it for; dns/writer.c): fixed bytes before the names, how many names, fixed
@@ -300,6 +342,7 @@ static int store_record(zparse_t *p, zfile_t *f, ldns_rr *rr, uint32_t ttl)
 	ldns_rdf *owner = ldns_rr_owner(rr);
 	size_t olen = ldns_rdf_size(owner), rdlen = 0, need;
 	sk_zrec_t *r;
+	int rc;
 
 	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++)
 		rdlen += ldns_rdf_size(ldns_rr_rdf(rr, i));
@@ -308,26 +351,8 @@ static int store_record(zparse_t *p, zfile_t *f, ldns_rr *rr, uint32_t ttl)
 		return 0;
 	}
 	need = olen + rdlen;
-	if (s->arena_len + need > UINT32_MAX)
-		return -ENOMEM;
-	if (s->arena_len + need > s->arena_cap) {
-		size_t cap = s->arena_cap ? s->arena_cap : 4096;
-		while (cap < s->arena_len + need)
-			cap *= 2;
-		uint8_t *a = realloc(s->arena, cap);
-		if (!a)
-			return -ENOMEM;
-		s->arena = a;
-		s->arena_cap = cap;
-	}
-	if (s->nrec == s->caprec) {
-		size_t cap = s->caprec ? s->caprec * 2 : 64;
-		sk_zrec_t *rec = realloc(s->rec, cap * sizeof *rec);
-		if (!rec)
-			return -ENOMEM;
-		s->rec = rec;
-		s->caprec = cap;
-	}
+	if ((rc = zsrc_room(s, need)) < 0)
+		return rc;
 	r = &s->rec[s->nrec++];
 	*r = (sk_zrec_t){ .off = (uint32_t)s->arena_len, .ttl = ttl, .line = f->start,
 		.type = ldns_rr_get_type(rr), .rdlen = (uint16_t)rdlen, .file = f->idx,

@@ -110,6 +110,18 @@ static bool parse_tsig(sk_query_t *q, const uint8_t *rdata, size_t rdlen)
 	return true;
 }
 
+/* The SOA an IXFR carries in its authority section (RFC 1995 s3): its serial follows the two
+ * names of its RDATA, which may be compressed. */
+static bool parse_ixfr_soa(sk_query_t *q, size_t rd, size_t rdlen)
+{
+	size_t p = rd;
+	if (q->len - rd < rdlen || !skip_name(q, &p) || !skip_name(q, &p) || p + 20 != rd + rdlen)
+		return false;
+	q->ixfr_serial = sk_get32(q->msg + p);
+	q->has_ixfr_serial = true;
+	return true;
+}
+
 /* ECS option (RFC 7871 s6): the address must hold exactly the source prefix, its spare bits zero. */
 static bool parse_ecs(sk_query_t *q, const uint8_t *d, size_t len)
 {
@@ -200,7 +212,11 @@ static sk_query_status_t parse_records(sk_query_t *q, size_t pos)
 			    !parse_tsig(q, m + pos + 10, rdlen))
 				return SK_QUERY_FORMERR;
 			q->has_tsig = true;
+			q->tsig_off = (uint16_t)owner;
 		}
+		if (type == SK_TYPE_SOA && i == sk_hdr_ancount(m) && i < skipped &&
+		    q->qtype == SK_TYPE_IXFR && !parse_ixfr_soa(q, pos + 10, sk_get16(m + pos + 8)))
+			return SK_QUERY_FORMERR;
 		size_t rdlen = sk_get16(m + pos + 8);
 		if (q->len - pos - 10 < rdlen)
 			return SK_QUERY_FORMERR;
@@ -247,6 +263,7 @@ sk_query_status_t sk_query_parse(sk_query_t *q, const uint8_t *msg, size_t len)
 	q->has_cookie = false;
 	q->cookie_len = 0;
 	q->has_tsig = false;
+	q->has_ixfr_serial = false;
 	q->qname = NULL;
 	q->qname_len = 0;
 	q->qtype = q->qclass = 0;

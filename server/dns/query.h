@@ -62,6 +62,11 @@ typedef struct sk_query {
 	const uint8_t *tsig_rdata;      /* in msg: algorithm, time, fudge, MAC, original ID, ... */
 	uint16_t tsig_alg_len;          /* wire length of the algorithm name at tsig_rdata */
 	uint16_t tsig_orig_id;
+	uint16_t tsig_off;              /* where the TSIG RR starts: the message it signs ends there */
+
+	/* IXFR (RFC 1995 s3): the serial of the client's SOA, the first authority record */
+	bool has_ixfr_serial;
+	uint32_t ixfr_serial;
 } sk_query_t;
 
 /*

@@ -2,6 +2,7 @@
 #include "dns/name.h"
 #include "dns/respond.h"
 #include "dns/writer.h"
+#include "dns/xfr.h"
 #include "util/err.h"
 
 /* OPT fixed part: root owner(1) TYPE(2) CLASS(2) TTL(4) RDLENGTH(2). */
@@ -20,7 +21,10 @@ typedef struct reply {
 	bool with_question;
 	bool with_opt;
 	bool with_nsid;          /* NSID asked for, an identity set, and room for it */
-	bool with_badkey;        /* a TSIG with a key we do not have: unsigned TSIG, error BADKEY */
+	uint16_t tsig_error;     /* an unsigned TSIG with this error goes last (BADKEY, BADSIG) */
+	bool sign;               /* the request's TSIG verified (or BADTIME): the reply is signed */
+	sk_tsig_ctx_t *tsig;     /* &info->tsig */
+	uint64_t now;            /* seconds, for TSIG */
 	bool with_cookie;        /* the query had a COOKIE: ours goes back (RFC 7873 s5.2) */
 	uint8_t cookie[SK_COOKIE_LEN]; /* client cookie and server cookie to send */
 	const sk_conf_t *conf;
@@ -39,6 +43,12 @@ static size_t opt_size(const reply_t *r)
 	if (r->with_cookie)
 		n += 4 + SK_COOKIE_LEN;
 	return n;
+}
+
+/* Bytes kept free at the end of the reply for the OPT record and the TSIG. */
+static size_t reserve(const reply_t *r)
+{
+	return (r->with_opt ? opt_size(r) : 0) + (r->sign ? sk_tsig_size(r->tsig) : 0);
 }
 
 static size_t write_opt(const reply_t *r, uint8_t *p)
@@ -101,33 +111,9 @@ static size_t write_head(reply_t *r)
 }
 
 /*
- * The unsigned TSIG of a BADKEY reply (RFC 8945 s5.2, s5.3.2): the request's key name, algorithm,
- * time signed and fudge, no MAC, the original ID, error 17, no other data.
+ * Close the reply: flags, rcode, counts, OPT, then the TSIG last (RFC 8945 s5.1): unsigned with
+ * an error, or the signature over everything before it. Returns its length.
  */
-#define SK_TSIG_BADKEY 17
-static size_t write_badkey(const reply_t *r, uint8_t *p)
-{
-	const sk_query_t *q = r->q;
-	uint8_t *start = p;
-	memcpy(p, q->tsig_key, q->tsig_key_len);
-	p += q->tsig_key_len;
-	sk_put16(p, SK_TYPE_TSIG);
-	sk_put16(p + 2, SK_CLASS_ANY);
-	sk_put32(p + 4, 0);
-	uint8_t *rdlen = p + 8;
-	p += 10;
-	memcpy(p, q->tsig_rdata, q->tsig_alg_len + 8u);   /* algorithm, time signed, fudge */
-	p += q->tsig_alg_len + 8u;
-	sk_put16(p, 0);                                    /* MAC size */
-	sk_put16(p + 2, q->tsig_orig_id);
-	sk_put16(p + 4, SK_TSIG_BADKEY);
-	sk_put16(p + 6, 0);                                /* other len */
-	p += 8;
-	sk_put16(rdlen, (uint16_t)(p - rdlen - 2));
-	return (size_t)(p - start);
-}
-
-/* Close the reply: flags, rcode, counts, OPT (and a BADKEY TSIG last). Returns its length. */
 static size_t finish(reply_t *r, size_t pos)
 {
 	uint8_t *o = r->out;
@@ -136,10 +122,16 @@ static size_t finish(reply_t *r, size_t pos)
 	sk_hdr_set_flags(o, (uint16_t)(flags | (r->rcode & 0x0f)));
 	if (r->with_opt)
 		pos += write_opt(r, o + pos);
-	if (r->with_badkey)
-		pos += write_badkey(r, o + pos);
+	bool error_tsig = r->tsig_error && !r->sign;
+	if (error_tsig)
+		pos += sk_tsig_write_error(r->q, r->tsig_error, o + pos);
 	sk_hdr_set_counts(o, r->with_question ? 1 : 0, r->an, r->ns,
-		(uint16_t)(r->ar + (r->with_opt ? 1 : 0) + (r->with_badkey ? 1 : 0)));
+		(uint16_t)(r->ar + (r->with_opt ? 1 : 0) + (error_tsig ? 1 : 0)));
+	if (r->sign) {
+		size_t signed_len = sk_tsig_sign(r->tsig, o, pos, r->limit, r->now);
+		if (signed_len)
+			pos = signed_len;
+	}
 	return pos;
 }
 
@@ -153,9 +145,8 @@ static size_t reply_empty(reply_t *r)
 static size_t reply_plan(reply_t *r, const sk_plan_t *plan)
 {
 	size_t pos = write_head(r);
-	size_t reserve = r->with_opt ? opt_size(r) : 0;
 	sk_writer_t w;
-	sk_wr_init(&w, r->out, r->limit - reserve, pos, SK_HDR_LEN);
+	sk_wr_init(&w, r->out, r->limit - reserve(r), pos, SK_HDR_LEN);
 
 	if (plan->aa)
 		r->flags |= SK_FLAG_AA;
@@ -186,8 +177,7 @@ static size_t reply_chaos_txt(reply_t *r, const char *text)
 	size_t pos = write_head(r);
 	size_t len = strlen(text);
 	size_t rdlen = len + (len + 254) / 255 + (len == 0);
-	size_t reserve = r->with_opt ? opt_size(r) : 0;
-	if (pos + 12 + rdlen + reserve > r->limit) {
+	if (pos + 12 + rdlen + reserve(r) > r->limit) {
 		r->flags |= SK_FLAG_TC;
 		return finish(r, pos);
 	}
@@ -249,24 +239,97 @@ static size_t reply_limit(const sk_query_t *q, const sk_conf_t *conf, int transp
 	return limit < cap ? limit : cap;
 }
 
-static size_t reply_query(reply_t *r, const sk_snapshot_t *snap, int transport, sk_resp_info_t *info)
+/*
+ * The request's TSIG (RFC 8945 s5.2), checked against `transfer.keys` (none configured: every key
+ * is unknown). Returns true when the query is to be answered (signed); false when `r` is set up
+ * for the error reply instead: NOTAUTH with an unsigned TSIG (BADKEY, BADSIG, BADTRUNC), NOTAUTH
+ * signed (BADTIME), or FORMERR. An error reply whose TSIG would not fit the UDP limit (long
+ * key and algorithm names) says TC.
+ */
+static bool check_tsig(reply_t *r, const sk_conf_t *conf)
+{
+	const sk_query_t *q = r->q;
+	sk_tsig_status_t st = sk_tsig_verify(q, conf->xfr.keys, conf->xfr.nkeys, r->now, r->tsig);
+	if (st == SK_TSIG_VALID) {
+		r->sign = true;
+		return true;
+	}
+	if (st == SK_TSIG_MALFORMED) {
+		r->rcode = SK_RCODE_FORMERR;
+		return false;
+	}
+	r->rcode = SK_RCODE_NOTAUTH;
+	r->sign = r->tsig->key != NULL;             /* BADTIME */
+	size_t tsig = r->sign ? sk_tsig_size(r->tsig) : sk_tsig_error_size(q);
+	size_t head = SK_HDR_LEN + q->qname_len + 4u;
+	if (r->with_nsid && head + opt_size(r) + tsig > r->limit)
+		r->with_nsid = false;
+	if (head + (r->with_opt ? opt_size(r) : 0) + tsig > r->limit) {
+		r->flags |= SK_FLAG_TC;
+		r->sign = false;
+	} else if (!r->sign) {
+		r->tsig_error = r->tsig->error;
+	}
+	return false;
+}
+
+/* The zone's SOA alone: an IXFR from a client that is up to date, or over UDP (RFC 1995 s2:
+ * the client then comes back over TCP). */
+static size_t reply_soa(reply_t *r, const sk_zone_t *zone)
+{
+	sk_plan_t plan = { .rcode = SK_RCODE_NOERROR, .aa = true, .zone = zone, .n = 1 };
+	plan.rr[0] = (sk_rr_ref_t){ .rrset = sk_zone_soa(zone), .owner = NULL, .qoff = 0,
+		.section = SK_SECTION_ANSWER };
+	return reply_plan(r, &plan);
+}
+
+/* Newer in serial number arithmetic (RFC 1982). */
+static bool serial_after(uint32_t a, uint32_t b)
+{
+	return a != b && (uint32_t)(a - b) < 0x80000000u;
+}
+
+/*
+ * AXFR and IXFR. Without a `transfer` section, NOTIMP over UDP and REFUSED over TCP, as before
+ * there were transfers. With one: AXFR over UDP stays NOTIMP (RFC 5936 s4.2 defines none; Knot
+ * DNS answers so); a client no allow entry matches gets REFUSED; a name that is no zone apex,
+ * seized domain or catalog NOTAUTH (RFC 5936 s2.2.1); an IXFR whose client is up to date, or
+ * that came over UDP, the SOA alone; everything else is a transfer the caller streams.
+ */
+static size_t reply_xfr(reply_t *r, const sk_snapshot_t *snap, const sk_client_t *client,
+	int transport, sk_resp_info_t *info)
+{
+	const sk_query_t *q = r->q;
+	const sk_xfr_conf_t *x = &snap->conf->xfr;
+	if (!x->enabled || (q->qtype == SK_TYPE_AXFR && transport == SK_TRANSPORT_UDP)) {
+		r->rcode = transport == SK_TRANSPORT_UDP ? SK_RCODE_NOTIMP : SK_RCODE_REFUSED;
+		return reply_empty(r);
+	}
+	if (!sk_xfr_allowed(x, client->addr, r->sign ? r->tsig->key : NULL)) {
+		r->rcode = SK_RCODE_REFUSED;
+		return reply_empty(r);
+	}
+	sk_db_walk_t walk;
+	if (sk_db_walk_init(snap->db, q->lname, q->qname_len, x->seized, &walk) == SK_WALK_NONE) {
+		r->rcode = SK_RCODE_NOTAUTH;
+		return reply_empty(r);
+	}
+	info->zone = walk.zone;
+	info->tags = sk_zone_tagset(walk.zone);
+	if (q->qtype == SK_TYPE_IXFR && (transport == SK_TRANSPORT_UDP ||
+	    (q->has_ixfr_serial && !serial_after(sk_zone_serial(walk.zone), q->ixfr_serial))))
+		return reply_soa(r, walk.zone);
+	info->xfr = true;
+	return 0;
+}
+
+static size_t reply_query(reply_t *r, const sk_snapshot_t *snap, const sk_client_t *client,
+	int transport, sk_resp_info_t *info)
 {
 	const sk_query_t *q = r->q;
 
-	if (q->has_tsig) {
-		/* No TSIG keys are configured yet, so every key is unknown (RFC 8945 s5.2). A reply
-		 * whose TSIG would not fit the UDP limit (long key and algorithm names) says TC. */
-		r->rcode = SK_RCODE_NOTAUTH;
-		size_t tsig = q->tsig_key_len + 10u + q->tsig_alg_len + 16u;
-		size_t head = SK_HDR_LEN + q->qname_len + 4u;
-		if (r->with_nsid && head + opt_size(r) + tsig > r->limit)
-			r->with_nsid = false;
-		if (head + (r->with_opt ? opt_size(r) : 0) + tsig > r->limit)
-			r->flags |= SK_FLAG_TC;
-		else
-			r->with_badkey = true;
+	if (q->has_tsig && !check_tsig(r, snap->conf))
 		return reply_empty(r);
-	}
 	if (q->opcode == SK_OPCODE_NOTIFY) {
 		/* We are nobody's secondary: a NOTIFY is not ours to act on (as Knot DNS answers). */
 		r->rcode = SK_RCODE_NOTAUTH;
@@ -282,9 +345,7 @@ static size_t reply_query(reply_t *r, const sk_snapshot_t *snap, int transport, 
 	switch (q->qtype) {
 	case SK_TYPE_AXFR:
 	case SK_TYPE_IXFR:
-		/* Transfers are not offered yet: not over UDP at all, refused over TCP. */
-		r->rcode = transport == SK_TRANSPORT_UDP ? SK_RCODE_NOTIMP : SK_RCODE_REFUSED;
-		return reply_empty(r);
+		return reply_xfr(r, snap, client, transport, info);
 	case SK_TYPE_OPT:
 	case SK_TYPE_TSIG:
 		/* Pseudo-records live only in the additional section; asking for one is malformed. */
@@ -344,6 +405,8 @@ size_t sk_respond(const sk_snapshot_t *snap, const sk_client_t *client, const ui
 	info->rcode = 0;
 	info->flags = 0;
 	info->cookie = SK_COOKIE_NONE;
+	info->xfr = false;
+	info->tsig.key = NULL;
 	info->status = sk_query_parse(q, msg, len);
 	if (info->status == SK_QUERY_DROP || cap < SK_HDR_LEN)
 		return 0;
@@ -353,6 +416,8 @@ size_t sk_respond(const sk_snapshot_t *snap, const sk_client_t *client, const ui
 		.limit = reply_limit(q, snap->conf, transport, cap),
 		.with_question = q->has_question,
 		.with_opt = q->edns,
+		.tsig = &info->tsig,
+		.now = client->now,
 	};
 	if (info->status == SK_QUERY_OK || info->status == SK_QUERY_NOQUESTION)
 		check_cookie(&r, cc, client, info);
@@ -372,7 +437,7 @@ size_t sk_respond(const sk_snapshot_t *snap, const sk_client_t *client, const ui
 			n = reply_empty(&r);
 			break;
 		}
-		n = reply_query(&r, snap, transport, info);
+		n = reply_query(&r, snap, client, transport, info);
 		break;
 	case SK_QUERY_NOQUESTION:
 		/* RFC 7873 s5.4: just the cookie. A server cookie that does not verify is BADCOOKIE,
@@ -399,7 +464,7 @@ size_t sk_respond(const sk_snapshot_t *snap, const sk_client_t *client, const ui
 	}
 	info->rcode = r.rcode;
 	info->opt = r.with_opt;
-	info->flags = sk_hdr_flags(out);
+	info->flags = n ? sk_hdr_flags(out) : 0;
 	info->size = (uint16_t)n;
 	return n;
 }

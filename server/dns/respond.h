@@ -11,6 +11,7 @@
 #include "db/snapshot.h"
 #include "dns/cookie.h"
 #include "dns/query.h"
+#include "dns/tsig.h"
 
 /* What happened to one message, for counters and telemetry. Filled by sk_respond(). */
 typedef struct sk_resp_info {
@@ -27,6 +28,10 @@ typedef struct sk_resp_info {
 	uint16_t size;          /* reply length, 0 when dropped */
 	uint8_t cookie;         /* sk_cookie_state_t: what the query's COOKIE was (rate limiting
 	                           exempts SK_COOKIE_VALID; telemetry records it) */
+	bool xfr;               /* a transfer was accepted (TCP only): nothing was written; the
+	                           caller streams it with sk_xfr_new/sk_xfr_next (dns/xfr.h) */
+	sk_tsig_ctx_t tsig;     /* the request's TSIG: tsig.key set when the reply is signed (and a
+	                           transfer's messages must be) */
 } sk_resp_info_t;
 
 /*
@@ -45,8 +50,10 @@ typedef struct sk_client {
  * Answer the message `msg` of `len` bytes received from `client` over `transport`. Writes the
  * reply into `out` (`cap` bytes; a UDP reply never exceeds the negotiated payload size,
  * truncating with TC; TCP replies may use up to 65535 bytes) and returns its length, or 0 when
- * the message gets no answer. `info` receives what the caller may count or log. Never allocates,
- * never blocks, touches no global state: safe on every worker at once.
+ * the message gets no answer, or when it is a zone transfer to stream (info->xfr, TCP only).
+ * A request with a TSIG of a `transfer.keys` key gets a signed reply (RFC 8945).
+ * `info` receives what the caller may count or log. Never allocates, never blocks, touches no
+ * global state: safe on every worker at once.
  */
 size_t sk_respond(const sk_snapshot_t *snap, const sk_client_t *client, const uint8_t *msg,
 	size_t len, int transport, uint8_t *out, size_t cap, sk_resp_info_t *info);

@@ -5,6 +5,7 @@
 
 #include "dns/respond.h"
 #include "dns/wire.h"
+#include "dns/xfr.h"
 #include "net/net_int.h"
 #include "util/log.h"
 
@@ -36,6 +37,11 @@
  *
  * The worker's connections form a list in order of last progress, most recent first (prev/next;
  * w->conns is the head, w->conns_tail the tail): at tcp_max_clients the tail is evicted.
+ *
+ * `xfr`: a zone transfer being streamed. Its messages are written into out[] while there is room
+ * for one, and more after each completed write; frames after the AXFR wait (the connection is
+ * stalled) until its last message is out, so replies stay in query order. It holds its own
+ * snapshot (dns/xfr.c), not the worker's batch.
  */
 struct sk_tcp_conn {
 	uv_tcp_t h;
@@ -50,6 +56,7 @@ struct sk_tcp_conn {
 	unsigned pending;       /* replies in out[] */
 	unsigned busy_replies;  /* replies in out[0..out_busy) */
 	bool reading, stalled, eof, closing;
+	sk_xfr_t *xfr;          /* the transfer being streamed, or NULL */
 	struct sockaddr_storage peer, local;   /* for cookies and telemetry, read once at accept */
 	uint8_t in[SK_TCP_INBUF];
 	uint8_t out[SK_TCP_OUTBUF];
@@ -95,6 +102,9 @@ static void conn_close(sk_tcp_conn_t *c)
 	if (c->closing)
 		return;
 	c->closing = true;
+	/* A transfer cut short says so in its log line and lets its snapshot go. */
+	sk_xfr_free(c->xfr);
+	c->xfr = NULL;
 	sk_worker_t *w = c->w;
 	lru_unlink(c);
 	w->nconn--;
@@ -215,9 +225,50 @@ static void conn_frame_clock(sk_tcp_conn_t *c, bool frame_done)
 }
 
 /*
+ * Write the transfer's next messages while out[] has room for one (about 16 KiB: the buffer
+ * holds several, so one write carries several). Returns true once its last message is written
+ * (the transfer is freed then), false while more must wait for a write (a record that needs a
+ * larger message waits until the buffer is empty).
+ */
+static bool conn_xfr_pump(sk_tcp_conn_t *c, uint64_t now_s)
+{
+	while (SK_TCP_OUTBUF - c->out_len >= 2 + SK_XFR_ROOM) {
+		size_t room = SK_TCP_OUTBUF - c->out_len - 2;
+		size_t len = sk_xfr_next(c->xfr, c->out + c->out_len + 2, room < SK_MSG_MAX ? room : SK_MSG_MAX,
+			now_s);
+		if (!len && sk_xfr_done(c->xfr)) {
+			sk_xfr_free(c->xfr);
+			c->xfr = NULL;
+			return true;
+		}
+		if (!len)
+			return false;
+		sk_put16(c->out + c->out_len, (uint16_t)len);
+		c->out_len += 2 + (uint32_t)len;
+		c->pending++;
+	}
+	return false;
+}
+
+/*
+ * A transfer sk_respond accepted: start it (holding the batch's snapshot) and write its first
+ * message in place of a reply. Returns that message's length (0: no memory, nothing answered).
+ */
+static size_t conn_xfr_start(sk_tcp_conn_t *c, const sk_snapshot_t *snap, sk_resp_info_t *info,
+	uint64_t now_s)
+{
+	if (sk_xfr_new(snap, info, (const struct sockaddr *)&c->peer, &c->xfr) < 0)
+		return 0;
+	size_t len = sk_xfr_next(c->xfr, c->out + c->out_len + 2, SK_MSG_MAX, now_s);
+	info->size = (uint16_t)len;
+	info->flags = len ? sk_hdr_flags(c->out + c->out_len + 2) : 0;
+	return len;
+}
+
+/*
  * Answer the complete frames in in[], in order, as far as the limits allow; keep the partial
  * frame at the front of in[]. The snapshot is entered only if a frame gets answered, and left
- * before any system call.
+ * before any system call. A transfer in progress goes first; frames wait until it is done.
  */
 static void conn_process(sk_tcp_conn_t *c)
 {
@@ -232,6 +283,10 @@ static void conn_process(sk_tcp_conn_t *c)
 
 	c->stalled = false;
 	while (!c->closing && !w->stopping) {
+		if (c->xfr && !conn_xfr_pump(c, sk_now_us() / 1000000u)) {
+			c->stalled = true;
+			break;
+		}
 		uint32_t avail = c->in_len - off;
 		if (c->skip) {
 			uint32_t n = avail < c->skip ? avail : c->skip;
@@ -269,6 +324,8 @@ static void conn_process(sk_tcp_conn_t *c)
 		}
 		size_t len = sk_respond(snap, &client, c->in + off + 2, flen, SK_TRANSPORT_TCP,
 			c->out + c->out_len + 2, SK_MSG_MAX, &info);
+		if (info.xfr)
+			len = conn_xfr_start(c, snap, &info, client.now);
 		off += 2u + flen;
 		frames++;
 		frame_done = true;
@@ -480,7 +537,10 @@ void sk_tcp_drain(sk_worker_t *w)
 	sk_tcp_conn_t *c = w->conns, *next;
 	for (; c; c = next) {
 		next = c->next;
-		/* Queries not answered yet are dropped; replies already built still go out. */
+		/* Queries not answered yet are dropped; replies already built still go out. A
+		 * transfer's messages not yet built are not: it ends here, logged as aborted. */
+		sk_xfr_free(c->xfr);
+		c->xfr = NULL;
 		c->in_len = c->skip = 0;
 		c->stalled = false;
 		conn_update_reading(c);

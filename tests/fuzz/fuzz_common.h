@@ -72,20 +72,25 @@ static inline void fuzz_cleanup(const char *const *names)
 	rmdir(fuzz_dir());
 }
 
+#define FUZZ_CLIENT "\xc0\x00\x02\x01"     /* 192.0.2.1, the client of every query */
+
 /*
  * Answer `msg` from `snap` into `out` (`cap` bytes) and check what every reply must be: no longer
  * than cap, a header at least, the query's ID, QR set. The one place the targets call the answer
- * builder, so a change of its signature is one edit here. Returns the reply's length (0: none).
+ * builder, so a change of its signature is one edit here. Returns the reply's length (0: none);
+ * `info_out` (may be NULL) receives what sk_respond said about it. The client is FUZZ_CLIENT.
  */
 static inline size_t fuzz_answer(const sk_snapshot_t *snap, const uint8_t *msg, size_t len,
-	int transport, uint8_t *out, size_t cap)
+	int transport, uint8_t *out, size_t cap, sk_resp_info_t *info_out)
 {
 	sk_resp_info_t info;
 	/* A fixed client and time: cookies are made and checked like any other part of the answer. */
 	struct sockaddr_in from = { .sin_family = AF_INET };
-	memcpy(&from.sin_addr, "\xc0\x00\x02\x01", 4);       /* 192.0.2.1 */
+	memcpy(&from.sin_addr, FUZZ_CLIENT, 4);
 	const sk_client_t client = { .addr = (const struct sockaddr *)&from, .now = 1700000000 };
 	size_t n = sk_respond(snap, &client, msg, len, transport, out, cap, &info);
+	if (info_out)
+		*info_out = info;
 	if (!n)
 		return 0;
 	FUZZ_CHECK(n >= 12 && n <= cap && len >= 12);

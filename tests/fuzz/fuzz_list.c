@@ -81,8 +81,8 @@ static void ask_all(const sk_snapshot_t *snap)
 				sk_db_lookup(db, name, len, types[k], &plan);
 				check_plan(db, name, len, &plan);
 				size_t n = make_query(q, name, len, types[k]);
-				FUZZ_CHECK(fuzz_answer(snap, q, n, SK_TRANSPORT_UDP, out, sizeof out) > 0);
-				FUZZ_CHECK(fuzz_answer(snap, q, n, SK_TRANSPORT_TCP, out, sizeof out) > 0);
+				FUZZ_CHECK(fuzz_answer(snap, q, n, SK_TRANSPORT_UDP, out, sizeof out, NULL) > 0);
+				FUZZ_CHECK(fuzz_answer(snap, q, n, SK_TRANSPORT_TCP, out, sizeof out, NULL) > 0);
 			}
 		}
 	}

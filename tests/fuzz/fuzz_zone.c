@@ -85,10 +85,10 @@ static void ask(const sk_snapshot_t *snap, const uint8_t *name, size_t len, uint
 {
 	uint8_t q[SK_HDR_LEN + SK_NAME_MAX + 4 + 11];
 	size_t n = make_query(q, name, len, type, false);
-	size_t r = fuzz_answer(snap, q, n, SK_TRANSPORT_UDP, out, sizeof out);
+	size_t r = fuzz_answer(snap, q, n, SK_TRANSPORT_UDP, out, sizeof out, NULL);
 	FUZZ_CHECK(r > 0 && r <= SK_UDP_MIN);
 	n = make_query(q, name, len, type, true);
-	FUZZ_CHECK(fuzz_answer(snap, q, n, SK_TRANSPORT_TCP, out, sizeof out) > 0);
+	FUZZ_CHECK(fuzz_answer(snap, q, n, SK_TRANSPORT_TCP, out, sizeof out, NULL) > 0);
 }
 
 /* `prefix` (wire labels of `plen` bytes, no root) before `suffix` (a wire name): false when

@@ -434,6 +434,65 @@ static void test_control(void)
 	}
 }
 
+static void test_transfer(void)
+{
+	sk_conf_t *c = NULL;
+	int rc = load_captured(data_path("transfer.yaml"), &c);
+	is_int(rc, 0, "transfer.yaml loads");
+	ok(errbuf[0] == '\0', "transfer.yaml prints nothing");
+	if (rc != 0 || !c) {
+		show_err();
+		return;
+	}
+	const sk_xfr_conf_t *x = &c->xfr;
+	ok(x->enabled && !x->seized && x->catalog && !x->catalog_zones, "enabled, seized off, catalog of seized only");
+	ok(str_is(x->catalog_name, "cat.example."), "catalog name gets its final dot");
+	is_int(x->nkeys, 2, "two keys");
+	if (x->nkeys == 2) {
+		ok(str_is(x->keys[0].name, "k1.") && x->keys[0].wire_len == 4 &&
+			!memcmp(x->keys[0].wire, "\002k1", 4), "k1: name and wire form");
+		ok(x->keys[0].alg == SK_TSIG_HMAC_SHA256 && x->keys[0].secret_len == 9 &&
+			!memcmp(x->keys[0].secret, "sinkholed", 9), "k1: hmac-sha256 by default, secret decoded");
+		ok(x->keys[1].wire_len == 12 && !memcmp(x->keys[1].wire, "\002k2\007example", 12),
+			"K2.Example.: wire form lowercased");
+		ok(x->keys[1].alg == SK_TSIG_HMAC_SHA512 && x->keys[1].secret_len == 5 &&
+			!memcmp(x->keys[1].secret, "\0\1\2\3\4", 5), "k2: hmac-sha512, padded base64 decoded");
+	}
+	is_int(x->nallow, 3, "three allow entries");
+	if (x->nallow == 3) {
+		ok(x->allow[0].naddrs == 1 && x->allow[0].key == -1 &&
+			prefix_is(&x->allow[0].addrs[0], AF_INET, "192.0.2.0", 24), "a bare prefix: any request from it");
+		ok(x->allow[1].naddrs == 2 && x->allow[1].key == 0 &&
+			prefix_is(&x->allow[1].addrs[1], AF_INET6, "2001:db8::", 32),
+			"address list and key, the key named in another case and before its definition");
+		ok(x->allow[2].naddrs == 0 && x->allow[2].key == 1, "a key alone: any address");
+	}
+	is_int(x->nnotify, 2, "two notify targets");
+	if (x->nnotify == 2) {
+		sk_listen_t a = { .addr = x->notify[0].addr, .addrlen = x->notify[0].addrlen };
+		sk_listen_t b = { .addr = x->notify[1].addr, .addrlen = x->notify[1].addrlen };
+		ok(x->notify[0].key == -1 && v4_is(&a, "192.0.2.53", 5300) &&
+			str_is(x->notify[0].text, "192.0.2.53@5300"), "192.0.2.53@5300 unsigned");
+		ok(x->notify[1].key == 0 && v6_is(&b, "2001:db8::53", 53), "[2001:db8::53]@53 with k1");
+	}
+	sk_conf_free(c);
+
+	rc = load_captured(data_path("transfer_defaults.yaml"), &c);
+	is_int(rc, 0, "an empty catalog: loads");
+	if (rc == 0) {
+		x = &c->xfr;
+		ok(x->enabled && x->seized && x->catalog && x->catalog_zones && x->nallow == 0 &&
+			x->nkeys == 0 && str_is(x->catalog_name, SK_CATALOG_DEFAULT),
+			"defaults: seized on, catalog of everything named " SK_CATALOG_DEFAULT ", nobody allowed");
+		sk_conf_free(c);
+	}
+	rc = load_captured(data_path("rrl_defaults.yaml"), &c);
+	if (rc == 0) {
+		ok(!c->xfr.enabled && !c->xfr.catalog, "no transfer section: transfers off");
+		sk_conf_free(c);
+	}
+}
+
 static void test_names(void)
 {
 	static const char *const want[] = { ".", "x\\.y.example", "\\065\\255.example.", NULL,
@@ -469,7 +528,7 @@ struct bad {
 
 static const struct bad bad_configs[] = {
 	{ "bad_unknown_key.yaml", SK_EPARSE, 1, 3, "server: unknown key 'wokers', expected one of: listen," },
-	{ "bad_unknown_section.yaml", SK_EPARSE, 1, 4, "unknown section 'telemetri', expected one of: server, zones, seized, telemetry, geoip, cookies, rrl, control, metrics" },
+	{ "bad_unknown_section.yaml", SK_EPARSE, 1, 4, "unknown section 'telemetri', expected one of: server, zones, seized, telemetry, geoip, cookies, rrl, control, metrics, transfer" },
 	{ "bad_port.yaml", SK_EPARSE, 1, 4, "server.listen: bad port in '127.0.0.2@65536', expected a whole number from 1 to 65535" },
 	{ "bad_port_junk.yaml", SK_EPARSE, 1, 2, "server.listen: bad port in '127.0.0.1@53x'" },
 	{ "bad_address.yaml", SK_EPARSE, 1, 4, "server.listen: bad address in '127.0.0.256@53', expected an IPv4 or IPv6 address" },
@@ -584,6 +643,20 @@ static const struct bad bad_configs[] = {
 	{ "bad_rrl_forms.yaml", SK_EPARSE, 1, 4, "rrl.exempt: expected a list of address/length prefixes, got '192.0.2.0/24'" },
 	{ "bad_rrl_empty.yaml", SK_EPARSE, 1, 3, "rrl: expected a mapping of keys, got nothing" },
 	{ "bad_rrl_many.yaml", SK_EPARSE, 1, 4, "rrl.exempt: 65 prefixes, at most 64 are allowed" },
+	/* transfer: keys, allow, notify, the catalog */
+	{ "bad_transfer.yaml", SK_EPARSE, 13, 5, "transfer.keys[0].name: expected a key name (labels of letters, digits, '-' and '_'), got 'bad key'" },
+	{ "bad_transfer.yaml", SK_EPARSE, 13, 8, "transfer.keys[1].algorithm: expected hmac-sha256 or hmac-sha512, got 'hmac-md5'" },
+	{ "bad_transfer.yaml", SK_EPARSE, 13, 9, "transfer.keys[1].secret: expected a base64 secret of 1 to 128 bytes" },
+	{ "bad_transfer.yaml", SK_EPARSE, 13, 10, "transfer.keys[2]: key K1. is already defined on line 7" },
+	{ "bad_transfer.yaml", SK_EPARSE, 13, 13, "transfer.allow[0]: '192.0.2.1/24' has address bits set past its length" },
+	{ "bad_transfer.yaml", SK_EPARSE, 13, 14, "transfer: key 'nokey' is not defined in transfer.keys" },
+	{ "bad_transfer.yaml", SK_EPARSE, 13, 15, "transfer.allow[2]: unknown or repeated key 'port', expected address and/or key" },
+	{ "bad_transfer.yaml", SK_EPARSE, 13, 16, "transfer.allow[3]: expected address: and/or key:" },
+	{ "bad_transfer.yaml", SK_EPARSE, 13, 18, "transfer.notify[0]: bad port in '192.0.2.1@0'" },
+	{ "bad_transfer.yaml", SK_EPARSE, 13, 19, "transfer.notify[1]: missing key 'address', expected an address@port" },
+	{ "bad_transfer.yaml", SK_EPARSE, 13, 20, "transfer.seized: expected true or false, got 'maybe'" },
+	{ "bad_transfer.yaml", SK_EPARSE, 13, 22, "transfer.catalog.name: expected a domain name (labels of letters, digits, '-' and '_'), got 'no such name'" },
+	{ "bad_transfer.yaml", SK_EPARSE, 13, 23, "transfer.catalog.members: expected all or seized, got 'some'" },
 	/* control and metrics */
 	{ "bad_control.yaml", SK_EPARSE, 5, 4, "control.socket: expected an absolute path, got 'run/control.sock'" },
 	{ "bad_control.yaml", SK_EPARSE, 5, 5, "control.mode: expected an octal mode from 0000 to 0777 such as \"0660\", got '0668'" },
@@ -734,6 +807,7 @@ int main(void)
 	test_names();
 	test_telemetry();
 	test_rrl();
+	test_transfer();
 	test_cookies();
 	test_bad();
 	test_unreadable();

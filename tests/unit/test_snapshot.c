@@ -68,6 +68,7 @@ static sk_snapshot_t *make_snap(uint64_t g)
 	if (!s)
 		abort();
 	s->generation = g;
+	atomic_init(&s->refs, 1);   /* the reference the registry takes over, as sk_snapshot_load gives */
 	snaps[g] = s;
 	return s;
 }
@@ -178,6 +179,35 @@ static void test_grace_period(void)
 	sk_snapreg_free(h.reg);
 }
 
+/* A transfer's hold: the snapshot outlives its replacement until the hold is released. */
+static void test_hold(void)
+{
+	sk_snapreg_t *reg = NULL;
+	for (unsigned g = 1; g < NSNAP; g++)
+		atomic_store(&dead[g], false);
+	ok(sk_snapreg_new(1, make_snap(1), &reg) == 0, "registry for the hold test");
+	const sk_snapshot_t *s = sk_snapreg_enter(reg, 0);
+	const sk_snapshot_t *held = sk_snapshot_hold(s);
+	const sk_snapshot_t *twice = sk_snapshot_hold(s);
+	sk_snapreg_leave(reg, 0);
+	ok(held == snaps[1] && twice == held, "hold returns the snapshot it was given");
+	sk_snapreg_publish(reg, make_snap(2));
+	ok_freed(!atomic_load(&dead[1]), "publish does not free a snapshot that is held");
+	ok(held->generation == 1 && atomic_load(&held->refs) == 2, "the held snapshot is intact, two holds left");
+	sk_snapshot_release(twice);
+	ok_freed(!atomic_load(&dead[1]), "releasing one of two holds frees nothing");
+	sk_snapshot_release(held);
+	ok_freed(atomic_load(&dead[1]), "the last release frees it");
+	s = sk_snapreg_enter(reg, 0);
+	held = sk_snapshot_hold(s);
+	sk_snapreg_leave(reg, 0);
+	sk_snapshot_release(held);
+	ok_freed(!atomic_load(&dead[2]), "a hold released while current leaves the registry's reference");
+	sk_snapreg_free(reg);
+	ok_freed(atomic_load(&dead[2]), "sk_snapreg_free then frees it");
+	sk_snapshot_release(NULL);
+}
+
 static bool seen_by_any(reader_t *r, uint64_t g)
 {
 	for (unsigned i = 0; i < NREADERS; i++)
@@ -237,6 +267,7 @@ int main(void)
 	atomic_store(&tracking, true);
 	test_single_thread();
 	test_grace_period();
+	test_hold();
 	test_concurrent();
 	atomic_store(&tracking, false);
 	return tap_done();
