@@ -16,6 +16,10 @@ typedef struct sk_record {
 	const sk_event_t *ev;
 	const char *node;              /* server identity */
 	uint64_t seq;                  /* record number since start, per node (gaps = drops) */
+	/* "<node>:<run>" (see sk_record_set_id): with ":<seq>" appended, the record's id, unique
+	 * across restarts and nodes; NULL: the record has no id (unit tests). Header- and
+	 * JSON-safe: letters, digits, '.', '_', '-' and the one ':'. */
+	const char *rid_prefix;
 	/* Geolocation as a JSON object text (telemetry/geojson.h), not NUL-terminated: */
 	const char *geo;               /* of the source address; NULL when geolocation is off */
 	const char *ecs_geo;           /* of the ECS subnet; NULL when there is no ECS or no geolocation */

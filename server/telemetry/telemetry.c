@@ -52,6 +52,7 @@ struct sk_telemetry {
 	/* The telemetry thread's own: nobody else reads or writes these while it runs. */
 	uint64_t *drops_seen;     /* per ring, drops already accounted for in seq */
 	uint64_t seq;
+	uint64_t run;             /* start time in microseconds: the run part of every record id */
 	sk_geo_t *geo;
 	sk_geo_cache_t *cache;
 	char *node;
@@ -137,6 +138,7 @@ static void take_handover(sk_telemetry_t *t)
 		free(t->node);
 		t->node = h->node;
 		h->node = NULL;
+		sk_record_set_id(&t->rb, t->node, t->run);
 	}
 	free_handover(h);
 }
@@ -395,6 +397,8 @@ int sk_telemetry_start(const sk_conf_t *conf, unsigned nworkers, sk_telemetry_t 
 	    !(t->rings = calloc(nworkers, sizeof *t->rings)) ||
 	    !(t->drops_seen = calloc(nworkers, sizeof *t->drops_seen)))
 		goto fail;
+	t->run = sk_now_us();
+	sk_record_set_id(&t->rb, t->node, t->run);
 	for (; t->nrings < nworkers; t->nrings++)
 		if ((rc = sk_ring_new(tc->ring_size, &t->rings[t->nrings])) < 0)
 			goto fail;
