@@ -19,12 +19,12 @@ mkdir -p "$out"
 rm -f "$out"/*.xml "$out"/fuzz-*.result
 
 echo "== build (gcc)"
-if [ ! -d build-ci/gcc ]; then meson setup build-ci/gcc -Ddnstap=enabled >/dev/null || status=1; fi
+if [ ! -d build-ci/gcc ]; then meson setup build-ci/gcc -Ddnstap=enabled -Dnats=enabled >/dev/null || status=1; fi
 ninja -C build-ci/gcc || status=1
 
 echo "== build (clang, ASan+UBSan, fuzzing)"
 if [ ! -d build-ci/fuzz ]; then
-  CC=clang meson setup build-ci/fuzz -Ddnstap=enabled -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false \
+  CC=clang meson setup build-ci/fuzz -Ddnstap=enabled -Dnats=enabled -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false \
     -Dc_args=-fsanitize=fuzzer-no-link >/dev/null || status=1
 fi
 ninja -C build-ci/fuzz || status=1

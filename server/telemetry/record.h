@@ -10,9 +10,6 @@
 #include "telemetry/sink.h"
 
 
-/* The node part of a record id is cut to this many bytes. */
-#define SK_RECORD_NODE_ID_MAX 128
-
 /* A record and the storage its strings point into. One per telemetry thread, reused; start it
  * zeroed. */
 typedef struct sk_recbuf {

@@ -63,9 +63,9 @@ GEO_GB_LONDON = {"country": "GB", "region_code": "ENG", "region": "England", "ci
 # so only country and city are compared.
 GEO_GB_BOXFORD = {"country": "GB", "city": "Boxford", "lat": 51.75, "lon": -1.25}
 
-TEL_LINE = re.compile(r"telemetry: ((?:\w+ written \d+ failed \d+ reconnects \d+; )*)dropped \(ring full\) (\d+); "
-                      r"processed (\d+)")
-SINK_PART = re.compile(r"(\w+) written (\d+) failed (\d+) reconnects (\d+)")
+TEL_LINE = re.compile(r"telemetry: ((?:\w+ written \d+ failed \d+ reconnects \d+(?: spooled \d+ replayed \d+)?; )*)"
+                      r"dropped \(ring full\) (\d+); processed (\d+)")
+SINK_PART = re.compile(r"(\w+) written (\d+) failed (\d+) reconnects (\d+)(?: spooled (\d+) replayed (\d+))?")
 STOPPED_LINE = re.compile(r"stopped: udp (\d+) queries, (\d+) replies, (\d+) dropped, (\d+) send errors; "
                           r"tcp (\d+) connections, (\d+) rejected, (\d+) timed out, (\d+) queries, (\d+) replies")
 NO_DNSTAP = re.compile(r"without dnstap support", re.I)
@@ -146,16 +146,19 @@ class TmServer(sk.SinkServer):
 
 
 def last_tel_stats(text):
-    """The last `telemetry: <sink> written N failed N reconnects N; ...; dropped (ring full) N;
-    processed N` line as {"jsonl": (written, failed), "dnstap": (...), "reconnects": {sink: N},
-    "dropped": N, "processed": N}, or None."""
+    """The last `telemetry: <sink> written N failed N reconnects N[ spooled N replayed N]; ...;
+    dropped (ring full) N; processed N` line as {"jsonl": (written, failed), "dnstap": (...),
+    "reconnects": {sink: N}, "spooled": {sink: N}, "replayed": {sink: N}, "dropped": N,
+    "processed": N}, or None. Sinks without a spool have no entry in spooled/replayed."""
     found = None
     for line in text.splitlines():
         m = TEL_LINE.search(line)
         if m:
             parts = SINK_PART.findall(m.group(1))
-            d = {s: (int(w), int(f)) for s, w, f, _ in parts}
-            d["reconnects"] = {s: int(r) for s, _, _, r in parts}
+            d = {s: (int(w), int(f)) for s, w, f, _, _, _ in parts}
+            d["reconnects"] = {s: int(r) for s, _, _, r, _, _ in parts}
+            d["spooled"] = {s: int(sp) for s, _, _, _, sp, _ in parts if sp}
+            d["replayed"] = {s: int(rp) for s, _, _, _, _, rp in parts if rp}
             d["dropped"], d["processed"] = int(m.group(2)), int(m.group(3))
             d["line"] = line
             found = d

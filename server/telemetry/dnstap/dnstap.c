@@ -219,8 +219,8 @@ static void dnstap_close(void *state, sk_sink_stats_t *final)
 	stop(s);
 	/* Only now are the counters final: the I/O thread has written or failed every record. */
 	if (final)
-		*final = (sk_sink_stats_t){ atomic_load(&s->written), atomic_load(&s->failed),
-			atomic_load(&s->io.reconnects) };
+		*final = (sk_sink_stats_t){ .written = atomic_load(&s->written),
+			.failed = atomic_load(&s->failed), .reconnects = atomic_load(&s->io.reconnects) };
 	sk_dtio_fini(&s->io);
 	sk_dnstap_head_fini(&s->head);
 	free(s);
