@@ -79,20 +79,33 @@ def yq(s):
     return sk.yaml_str(s)
 
 
+def yaml_flow(v):
+    """A value in YAML flow style: strings and paths quoted, lists and dicts nested, booleans as
+    true/false, numbers as they are."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (str, Path)):
+        return yq(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(yaml_flow(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {yaml_flow(x)}" for k, x in v.items()) + "}"
+    return str(v)
+
+
 def telemetry_yaml(tel, geoip):
     """The `telemetry:` and `geoip:` sections. tel: dict with flush_ms, ring_size, stats_interval_s,
-    jsonl (dict), dnstap (dict); geoip: dict with city/asn (paths) or None."""
+    jsonl (dict), dnstap (dict), nats (dict, may nest: servers list, spool dict); geoip: dict with
+    city/asn (paths) or None."""
     out = []
     if tel is not None:
         out.append("telemetry:")
         for k in ("ring_size", "flush_ms", "stats_interval_s"):
             if k in tel:
                 out.append(f"  {k}: {tel[k]}")
-        for sink in ("jsonl", "dnstap"):
+        for sink in ("jsonl", "dnstap", "nats"):
             if tel.get(sink):
-                items = ", ".join(f"{k}: {yq(v) if isinstance(v, (str, Path)) else v}"
-                                  for k, v in tel[sink].items())
-                out.append(f"  {sink}: {{{items}}}")
+                out.append(f"  {sink}: {yaml_flow(tel[sink])}")
     if geoip:
         out.append("geoip:")
         for k, v in geoip.items():

@@ -57,6 +57,8 @@ struct sk_nats_bus {
 	sk_nats_list_t backlog;        /* chunks taken from the queue, oldest first */
 	uint64_t pause_until, backoff_ms, next_sync;
 	bool stopping;                 /* draining: the spool is not replayed any more */
+	bool published;                /* js_PublishMsgAsync took a message once (before that,
+	                                  libnats 3.4 crashes in js_PublishAsyncGetPendingList) */
 	bool said_down, said_spool_full, said_failing;
 	uint64_t failing_since_written;
 	char node[SK_RECORD_NODE_ID_MAX + 1]; /* the node part the cached subject was built for */
@@ -342,10 +344,11 @@ static int check_stream(sk_nats_bus_t *b, int *said)
 			return 0;
 		}
 	}
+	const char *detail = nats_GetLastError(NULL);
 	if (*said != 2)
 		sk_warn("nats: cannot look up or create stream %s: %s%s%s; records are spooled, trying "
-			"again", c->stream, natsStatus_GetText(s), nats_GetLastError(NULL) ? ": " : "",
-			nats_GetLastError(NULL) ? nats_GetLastError(NULL) : "");
+			"again", c->stream, natsStatus_GetText(s), detail && *detail ? ": " : "",
+			detail && *detail ? detail : "");
 	*said = 2;
 	return -EAGAIN;
 }
@@ -450,6 +453,7 @@ static int publish(sk_nats_bus_t *b, const char *line, size_t len)
 		return -ENOMEM;
 	atomic_fetch_add(&b->inflight, 1);
 	s = js_PublishMsgAsync(b->js, &m, &po);
+	b->published = true;
 	if (s != NATS_OK) {
 		atomic_fetch_sub(&b->inflight, 1);
 		natsMsg_Destroy(m);   /* still ours when it was not taken */
@@ -715,7 +719,7 @@ static void drain(sk_nats_bus_t *b)
 		sk_nats_list_push(&done, c);
 		sk_nats_chunk_put_list(n, &done);
 	}
-	if (atomic_load(&b->up) && js_PublishAsyncGetPendingList(&pending, b->js) == NATS_OK) {
+	if (b->published && js_PublishAsyncGetPendingList(&pending, b->js) == NATS_OK) {
 		qsort(pending.Msgs, (size_t)pending.Count, sizeof *pending.Msgs, by_id);
 		for (int i = 0; i < pending.Count; i++) {
 			natsMsg *m = pending.Msgs[i];

@@ -36,13 +36,24 @@ int main(int argc, char **argv)
 	int64_t idle = argc > 5 ? atoll(argv[5]) : 2000;
 	if ((s = natsConnection_ConnectTo(&nc, argv[1])) != NATS_OK)
 		return fail("connect", s, 0);
-	if ((s = natsConnection_JetStream(&js, nc, NULL)) != NATS_OK)
+	jsOptions jo;
+	jsOptions_Init(&jo);
+	jo.Wait = 10000;
+	if ((s = natsConnection_JetStream(&js, nc, &jo)) != NATS_OK)
 		return fail("jetstream", s, 0);
 	jsSubOptions_Init(&so);
 	so.Stream = argv[2];
 	so.Config.AckPolicy = js_AckExplicit;
 	so.Config.DeliverPolicy = js_DeliverAll;
-	if ((s = js_PullSubscribe(&sub, js, argv[3], argv[4], NULL, &so, &jerr)) != NATS_OK)
+	/* Right after a cluster lost a node the stream may still be electing a leader: try again. */
+	for (int i = 0; i < 10; i++) {
+		if ((s = js_PullSubscribe(&sub, js, argv[3], argv[4], NULL, &so, &jerr)) == NATS_OK)
+			break;
+		fprintf(stderr, "consume: pull subscribe: %s (%d), trying again\n", natsStatus_GetText(s),
+			(int)jerr);
+		nats_Sleep(1000);
+	}
+	if (s != NATS_OK)
 		return fail("pull subscribe", s, jerr);
 	for (;;) {
 		natsMsgList list = { NULL, 0 };
