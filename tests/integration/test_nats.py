@@ -146,6 +146,11 @@ def test_records_published_with_id_and_read_back(tmp_path, consumer, buses, sink
         replies, _ = tm.udp_exchange("127.0.0.1", srv.port, wires[k:k + 250])
         assert len(replies) >= 1, "no answers"
     wait_delivered(srv)
+    # The sink's settings are fixed at start: a reload says so and keeps publishing.
+    srv.telemetry["nats"]["max_pending"] = 10
+    srv.write_config()
+    text = srv.reload()
+    assert "telemetry.nats changed; the running value is kept until a restart" in text, text
     tel, stopped = srv.stop_ok()
     n = tel["processed"]
     assert n == stopped["udp_queries"] and n > 0, tel["line"]
@@ -218,8 +223,9 @@ def test_bus_down_30s_spools_then_delivers(tmp_path, consumer, buses, sinkholed)
 # -- a restart with a spool left behind ----------------------------------------------------------
 
 def test_restart_replays_spool(tmp_path, consumer, buses, sinkholed):
-    """sinkholed stops (SIGTERM) while no server answers: what it took stays in the spool; started
-    again with the bus up, it replays it: every record of the first run arrives."""
+    """sinkholed stops (SIGTERM) while no server answers: what it took stays in the spool. Started
+    again, still without a bus, it keeps the spool; once the server starts, it connects by itself
+    and replays it: every record of the first run arrives."""
     bus = nh.NatsServer(tmp_path / "bus")   # not started yet: refused connections
     buses.append(bus)
     spool = tmp_path / "nats.spool"
@@ -233,9 +239,11 @@ def test_restart_replays_spool(tmp_path, consumer, buses, sinkholed):
     assert f"{n} left in the spool for the next start" in srv.final_log
     assert tm.count_lines(spool) == n, "the spool holds one line per record"
 
-    bus.start()
     start_checked(srv)
     assert f"holds {n} records from before" in srv.log_text(srv._log_start)
+    time.sleep(1)
+    assert tm.count_lines(spool) == n, "without a bus the spool is kept"
+    bus.start()
     wait_delivered(srv, want=n)
     tel2, _ = srv.stop_ok()
     assert tel2["nats"] == (n, 0) and tel2["replayed"]["nats"] == n and tel2["processed"] == 0, tel2["line"]

@@ -453,12 +453,12 @@ static int publish(sk_nats_bus_t *b, const char *line, size_t len)
 		return -ENOMEM;
 	atomic_fetch_add(&b->inflight, 1);
 	s = js_PublishMsgAsync(b->js, &m, &po);
-	b->published = true;
 	if (s != NATS_OK) {
 		atomic_fetch_sub(&b->inflight, 1);
 		natsMsg_Destroy(m);   /* still ours when it was not taken */
 		return s == NATS_MAX_PAYLOAD ? -EMSGSIZE : -EIO;
 	}
+	b->published = true;
 	return 0;
 }
 
@@ -704,13 +704,15 @@ static void drain(sk_nats_bus_t *b)
 	b->stopping = true;
 	for (;;) {
 		uint64_t now = mono_ms();
+		take_work(b, now);   /* does not sleep while stopping */
 		pump(b, now);
-		take_work(b, now);
 		if (now >= deadline || !atomic_load(&b->connected) ||
 		    (!b->backlog.n && atomic_load(&b->inflight) == 0))
 			break;
 		if (!ready(b, now) && !atomic_load(&b->inflight))
 			break;
+		struct timespec ts = { 0, 5000000L };   /* acknowledgements come back meanwhile */
+		nanosleep(&ts, NULL);
 	}
 	while (b->backlog.n) {
 		sk_nats_chunk_t *c = sk_nats_list_pop(&b->backlog);
