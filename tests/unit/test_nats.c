@@ -263,6 +263,21 @@ static void test_sink_without_bus(void)
 	ok(system(cmd) == 0, "copied the spool again");
 	ok(spool_holds(copy, 1, 1010), "the old records first, then the new ones: 1..1010");
 
+	/* A full spool: records past max_mb are counted failed, none is lost silently. */
+	path_in(spool, sizeof spool, "full.spool");
+	c.spool_max_mb = 1;
+	is_int(sk_nats_ops.open(&s, &c), 0, "a sink with a 1 MiB spool");
+	if (s) {
+		emit_n(s, 1, 5000);
+		sk_nats_ops.close(s, &st);
+		ok(st.spooled > 1000 && st.spooled < 5000, "some records spooled (%llu)",
+			(unsigned long long)st.spooled);
+		is_int(st.spooled + st.failed, 5000, "the rest counted failed: spooled + failed = 5000");
+		ok(file_size(spool) <= (1 << 20) && file_size(spool) > (1 << 20) - 1024,
+			"the spool is filled up to its limit, not past it (%ld bytes)", file_size(spool));
+	}
+	c.spool_max_mb = 64;
+
 	/* A spool that cannot be opened fails the start: an outage would lose records otherwise. */
 	path_in(spool, sizeof spool, "missing-dir/sink.spool");
 	s = NULL;
