@@ -47,17 +47,17 @@ setup() {
 san_args=(-Db_sanitize=address,undefined -Db_lundef=false)
 
 echo "== build (gcc)"
-setup build-ci/gcc -Ddnstap=enabled || status=1
+setup build-ci/gcc -Ddnstap=enabled -Dnats=enabled || status=1
 ninja -C build-ci/gcc || status=1
 
 if [ -z "${SK_SKIP_ASAN:-}" ]; then
   echo "== build (gcc, ASan+UBSan)"
-  setup build-ci/asan -Ddnstap=enabled "${san_args[@]}" -Dc_args=-fno-sanitize-recover=undefined || status=1
+  setup build-ci/asan -Ddnstap=enabled -Dnats=enabled "${san_args[@]}" -Dc_args=-fno-sanitize-recover=undefined || status=1
   ninja -C build-ci/asan || status=1
 fi
 
 echo "== build (clang, ASan+UBSan, fuzzing)"
-CC=clang setup build-ci/fuzz -Ddnstap=enabled -Dfuzzing=true "${san_args[@]}" \
+CC=clang setup build-ci/fuzz -Ddnstap=enabled -Dnats=enabled -Dfuzzing=true "${san_args[@]}" \
   "-Dc_args=-fsanitize=fuzzer-no-link -fno-sanitize-recover=undefined" || status=1
 ninja -C build-ci/fuzz || status=1
 

@@ -475,6 +475,8 @@ static void check_chroot(ctx_t *ctx, sk_conf_t *conf)
 		chroot_path(ctx, root, &conf->telemetry.jsonl->path);
 	if (conf->telemetry.dnstap && conf->telemetry.dnstap->path)
 		chroot_path(ctx, root, &conf->telemetry.dnstap->path);
+	if (conf->telemetry.nats && conf->telemetry.nats->spool_path)
+		chroot_path(ctx, root, &conf->telemetry.nats->spool_path);
 	if (conf->geoip_city)
 		chroot_path(ctx, root, &conf->geoip_city);
 	if (conf->geoip_asn)
@@ -726,6 +728,7 @@ void sk_conf_free(sk_conf_t *conf)
 	if (conf->telemetry.dnstap)
 		free(conf->telemetry.dnstap->path);
 	free(conf->telemetry.dnstap);
+	sk_nats_conf_free(conf->telemetry.nats);
 	free(conf->rrl.exempt);
 	free(conf->control.socket);
 	free(conf->control.group);

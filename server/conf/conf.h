@@ -56,12 +56,41 @@ typedef struct sk_dnstap_conf {
 	bool responses;                /* `messages: all` (default): AUTH_QUERY and AUTH_RESPONSE; `queries`: AUTH_QUERY only */
 } sk_dnstap_conf_t;
 
+/* telemetry.nats: every record published to NATS JetStream, spooled to a file while the bus is
+ * away (telemetry/nats.h). */
+#define SK_NATS_SERVERS_MAX 16
+typedef struct sk_nats_conf {
+	char **servers;            /* "nats://host:port" (or tls://) URLs, 1..SK_NATS_SERVERS_MAX */
+	size_t nservers;
+	char *subject;             /* records go to "<subject>.<node>"; default "sinkhole.events" */
+	char *stream;              /* the JetStream stream; default "SINKHOLE" */
+	bool create_stream;        /* create the stream when it is missing; default true */
+	unsigned replicas;         /* a created stream's replicas, 1..5; default 1 */
+	unsigned duplicate_window_s; /* a created stream's duplicate window; default 120 */
+	unsigned max_pending;      /* records published and not yet acknowledged, at most; default 4096 */
+	unsigned ack_timeout_ms;   /* no acknowledgement by then: the record goes to the spool; default 5000 */
+	unsigned drain_ms;         /* at stop, wait this long for acknowledgements; default 5000 */
+	char *spool_path;          /* spool.path (required), resolved like zone files */
+	unsigned spool_max_mb;     /* spool.max_mb; default 1024 */
+	unsigned spool_fsync_ms;   /* spool.fsync_ms; default 1000 */
+} sk_nats_conf_t;
+
+/* A deep copy of `c` in *out (free it with sk_nats_conf_free). 0 or -ENOMEM. */
+int sk_nats_conf_copy(const sk_nats_conf_t *c, sk_nats_conf_t **out);
+
+/* Free a telemetry.nats struct and its strings. Accepts NULL. */
+void sk_nats_conf_free(sk_nats_conf_t *c);
+
+/* True when two telemetry.nats settings are the same in every key. */
+bool sk_nats_conf_equal(const sk_nats_conf_t *a, const sk_nats_conf_t *b);
+
 typedef struct sk_telemetry_conf {
 	unsigned ring_size;        /* events per worker ring, a power of two; default 16384 */
 	unsigned flush_ms;         /* sinks write buffered records at least this often; default 1000 */
 	unsigned stats_interval_s; /* counters logged this often; default 60 (0: never) */
 	sk_jsonl_conf_t *jsonl;    /* NULL when not configured */
 	sk_dnstap_conf_t *dnstap;  /* NULL when not configured */
+	sk_nats_conf_t *nats;      /* NULL when not configured */
 } sk_telemetry_conf_t;
 
 /* cookies: DNS cookies (RFC 7873) with interoperable server cookies (RFC 9018). */

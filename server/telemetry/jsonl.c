@@ -280,7 +280,8 @@ static void jsonl_close(void *state, sk_sink_stats_t *final)
 		sk_warn("telemetry: jsonl: fsync %s: %s", j->path, strerror(errno));
 	close_file(j);
 	if (final)
-		*final = (sk_sink_stats_t){ j->written, j->failed, j->recoveries };
+		*final = (sk_sink_stats_t){ .written = j->written, .failed = j->failed,
+			.reconnects = j->recoveries };
 	free(j->buf);
 	free(j->path);
 	free(j);

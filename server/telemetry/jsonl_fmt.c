@@ -180,6 +180,16 @@ size_t sk_jsonl_format(char *out, size_t cap, const sk_record_t *rec, sk_jsonl_c
 	put_str(&w, rec->node);
 	PUT(&w, ",\"seq\":");
 	put_u64(&w, rec->seq);
+	PUT(&w, ",\"record_id\":");
+	if (rec->rid_prefix) {
+		PUT(&w, "\"");
+		put(&w, rec->rid_prefix, strlen(rec->rid_prefix));
+		PUT(&w, ":");
+		put_u64(&w, rec->seq);
+		PUT(&w, "\"");
+	} else {
+		PUT(&w, "null");
+	}
 	PUT(&w, ",\"transport\":");
 	if (ev->transport == SK_TRANSPORT_TCP)
 		PUT(&w, "\"tcp\"");

@@ -1,5 +1,8 @@
 /* record.c -- an event made readable: names and addresses as text, geolocation added */
 #include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "dns/name.h"
@@ -140,4 +143,22 @@ void sk_record_build(sk_recbuf_t *b, const sk_event_t *ev, const char *node, uin
 	if (r->ecs && ev->ecs_source > 0)
 		r->ecs_geo = geo_json(geo, cache, ecs_af, ev->ecs_addr, &b->ecs_geo, b->ecs_geo_json,
 			&r->ecs_geo_len);
+}
+
+void sk_record_set_id(sk_recbuf_t *b, const char *node, uint64_t run)
+{
+	char *o = b->rid_prefix;
+	size_t n = 0;
+
+	/* Only characters that need no escaping in JSON, a NATS header or a file name. */
+	for (const char *p = node; *p && n < SK_RECORD_NODE_ID_MAX; p++, n++) {
+		char c = *p;
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			c == '.' || c == '_' || c == '-';
+		*o++ = ok ? c : '_';
+	}
+	if (n == 0)
+		*o++ = '_';
+	snprintf(o, sizeof b->rid_prefix - (size_t)(o - b->rid_prefix), ":%" PRIu64, run);
+	b->rec.rid_prefix = b->rid_prefix;
 }

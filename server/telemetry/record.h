@@ -22,6 +22,7 @@ typedef struct sk_recbuf {
 	size_t zone_wire_len;
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
 	char ecs[INET6_ADDRSTRLEN + 4];
+	char rid_prefix[SK_RECORD_NODE_ID_MAX + 24];
 } sk_recbuf_t;
 
 /* Annex size to ask of the geo cache passed to sk_record_build(): room for the JSON text of most
@@ -35,5 +36,14 @@ typedef struct sk_recbuf {
  */
 void sk_record_build(sk_recbuf_t *b, const sk_event_t *ev, const char *node, uint64_t seq,
 	const sk_geo_t *geo, sk_geo_cache_t *cache);
+
+/*
+ * Set the id prefix every record built into `b` from now on carries (rec.rid_prefix):
+ * "<node>:<run>", where <node> is `node` with every byte other than a letter, a digit, '.', '_'
+ * or '-' replaced by '_' (cut to SK_RECORD_NODE_ID_MAX bytes), and <run> is `run` in decimal (the
+ * telemetry start time in microseconds: a restart starts a new series of seq). Call at start and
+ * when the node name changes. Never allocates.
+ */
+void sk_record_set_id(sk_recbuf_t *b, const char *node, uint64_t run);
 
 #endif

@@ -8,6 +8,9 @@
 #include "geo/geo.h"
 #include "telemetry/event.h"
 
+/* The node part of a record id is cut to this many bytes. */
+#define SK_RECORD_NODE_ID_MAX 128
+
 /*
  * A record as sinks receive it: the worker's event plus what the telemetry thread added. Valid
  * for the duration of one emit call.
@@ -16,6 +19,10 @@ typedef struct sk_record {
 	const sk_event_t *ev;
 	const char *node;              /* server identity */
 	uint64_t seq;                  /* record number since start, per node (gaps = drops) */
+	/* "<node>:<run>" (see sk_record_set_id): with ":<seq>" appended, the record's id, unique
+	 * across restarts and nodes; NULL: the record has no id (unit tests). Header- and
+	 * JSON-safe: letters, digits, '.', '_', '-' and the one ':'. */
+	const char *rid_prefix;
 	/* Geolocation as a JSON object text (telemetry/geojson.h), not NUL-terminated: */
 	const char *geo;               /* of the source address; NULL when geolocation is off */
 	const char *ecs_geo;           /* of the ECS subnet; NULL when there is no ECS or no geolocation */
@@ -32,6 +39,8 @@ typedef struct sk_sink_stats {
 	uint64_t written;    /* records accepted by the sink's destination */
 	uint64_t failed;     /* records lost to a sink error (full disk, reader gone) */
 	uint64_t reconnects; /* times the destination was lost and then opened again */
+	uint64_t spooled;    /* records written to a local spool while the destination was away */
+	uint64_t replayed;   /* records read back from the spool and sent again */
 } sk_sink_stats_t;
 
 /*
@@ -40,7 +49,8 @@ typedef struct sk_sink_stats {
  * failed and retries its destination on a later `flush` (called at least every flush interval).
  */
 typedef struct sk_sink_ops {
-	const char *name;                                   /* "jsonl", "dnstap" */
+	const char *name;                                   /* "jsonl", "dnstap", "nats" */
+	bool spools;                                        /* has the spooled/replayed counters */
 	int (*open)(void **state, const void *conf);        /* conf: the sink's own config struct */
 	int (*emit)(void *state, const sk_record_t *rec);   /* 0, or negative when the record was lost */
 	int (*flush)(void *state);                          /* write buffered data; retry a lost destination */

@@ -39,6 +39,7 @@ typedef struct fixed {
 	bool has_jsonl, has_dnstap;
 	sk_jsonl_conf_t jsonl;     /* path owned */
 	sk_dnstap_conf_t dnstap;   /* path owned */
+	sk_nats_conf_t *nats;      /* owned copy, NULL when not configured */
 } fixed_t;
 
 struct sk_telemetry {
@@ -52,6 +53,7 @@ struct sk_telemetry {
 	/* The telemetry thread's own: nobody else reads or writes these while it runs. */
 	uint64_t *drops_seen;     /* per ring, drops already accounted for in seq */
 	uint64_t seq;
+	uint64_t run;             /* start time in microseconds: the run part of every record id */
 	sk_geo_t *geo;
 	sk_geo_cache_t *cache;
 	char *node;
@@ -70,6 +72,7 @@ struct sk_telemetry {
 	 */
 	volatile uint64_t written[SK_TELEMETRY_SINKS_MAX], failed[SK_TELEMETRY_SINKS_MAX];
 	volatile uint64_t reconnects[SK_TELEMETRY_SINKS_MAX];
+	volatile uint64_t spooled[SK_TELEMETRY_SINKS_MAX], replayed[SK_TELEMETRY_SINKS_MAX];
 };
 
 static uint64_t mono_ms(void)
@@ -137,6 +140,7 @@ static void take_handover(sk_telemetry_t *t)
 		free(t->node);
 		t->node = h->node;
 		h->node = NULL;
+		sk_record_set_id(&t->rb, t->node, t->run);
 	}
 	free_handover(h);
 }
@@ -144,11 +148,13 @@ static void take_handover(sk_telemetry_t *t)
 static void publish_stats(sk_telemetry_t *t)
 {
 	for (unsigned s = 0; s < t->nsinks; s++) {
-		sk_sink_stats_t st = { 0, 0, 0 };
+		sk_sink_stats_t st = { 0, 0, 0, 0, 0 };
 		t->sinks[s].ops->stats(t->sinks[s].state, &st);
 		t->written[s] = st.written;
 		t->failed[s] = st.failed;
 		t->reconnects[s] = st.reconnects;
+		t->spooled[s] = st.spooled;
+		t->replayed[s] = st.replayed;
 	}
 }
 
@@ -167,6 +173,8 @@ static void log_stats(sk_telemetry_t *t, const sk_sink_stats_t *final)
 			t->written[s] = final[s].written;
 			t->failed[s] = final[s].failed;
 			t->reconnects[s] = final[s].reconnects;
+			t->spooled[s] = final[s].spooled;
+			t->replayed[s] = final[s].replayed;
 		}
 	} else {
 		publish_stats(t);
@@ -174,9 +182,14 @@ static void log_stats(sk_telemetry_t *t, const sk_sink_stats_t *final)
 	sk_telemetry_stats(t, &st);
 	for (unsigned s = 0; s < t->nsinks && o < sizeof line; s++) {
 		o += (size_t)snprintf(line + o, sizeof line - o,
-			"%s written %llu failed %llu reconnects %llu; ", t->sinks[s].ops->name,
+			"%s written %llu failed %llu reconnects %llu", t->sinks[s].ops->name,
 			(unsigned long long)st.sink[s].written, (unsigned long long)st.sink[s].failed,
 			(unsigned long long)st.sink[s].reconnects);
+		if (o < sizeof line && t->sinks[s].ops->spools)
+			o += (size_t)snprintf(line + o, sizeof line - o, " spooled %llu replayed %llu",
+				(unsigned long long)st.sink[s].spooled, (unsigned long long)st.sink[s].replayed);
+		if (o < sizeof line)
+			o += (size_t)snprintf(line + o, sizeof line - o, "; ");
 	}
 	sk_info("telemetry: %sdropped (ring full) %llu; processed %llu", line,
 		(unsigned long long)st.dropped, (unsigned long long)st.processed);
@@ -269,6 +282,8 @@ static int keep_fixed(fixed_t *f, const sk_telemetry_conf_t *tc)
 		if (tc->dnstap->path && !(f->dnstap.path = strdup(tc->dnstap->path)))
 			return -ENOMEM;
 	}
+	if (tc->nats && sk_nats_conf_copy(tc->nats, &f->nats) < 0)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -278,12 +293,13 @@ static void free_fixed(fixed_t *f)
 		free(f->jsonl.path);
 	if (f->has_dnstap)
 		free(f->dnstap.path);
+	sk_nats_conf_free(f->nats);
 }
 
 /* What a reload cannot change: said once per reload, naming each setting. */
 static void warn_fixed(const fixed_t *f, const sk_telemetry_conf_t *tc)
 {
-	const char *what[6];
+	const char *what[7];
 	unsigned n = 0;
 
 	if (f->ring_size != tc->ring_size)
@@ -296,6 +312,8 @@ static void warn_fixed(const fixed_t *f, const sk_telemetry_conf_t *tc)
 		what[n++] = "jsonl";
 	if (f->has_dnstap != !!tc->dnstap || (tc->dnstap && !same_dnstap(&f->dnstap, tc->dnstap)))
 		what[n++] = "dnstap";
+	if (!!f->nats != !!tc->nats || (tc->nats && !sk_nats_conf_equal(f->nats, tc->nats)))
+		what[n++] = "nats";
 	for (unsigned i = 0; i < n; i++)
 		sk_warn("telemetry: telemetry.%s changed; the running value is kept until a restart",
 			what[i]);
@@ -379,7 +397,12 @@ int sk_telemetry_start(const sk_conf_t *conf, unsigned nworkers, sk_telemetry_t 
 			"without dnstap support (libfstrm and protobuf-c)");
 		return -ENOTSUP;
 	}
-	if (!tc->jsonl && !tc->dnstap) {
+	if (tc->nats && !have_sink("nats")) {
+		sk_err("telemetry: telemetry.nats is configured, but this sinkholed was built without "
+			"NATS support (libnats)");
+		return -ENOTSUP;
+	}
+	if (!tc->jsonl && !tc->dnstap && !tc->nats) {
 		*out = NULL;
 		return 0;
 	}
@@ -395,6 +418,8 @@ int sk_telemetry_start(const sk_conf_t *conf, unsigned nworkers, sk_telemetry_t 
 	    !(t->rings = calloc(nworkers, sizeof *t->rings)) ||
 	    !(t->drops_seen = calloc(nworkers, sizeof *t->drops_seen)))
 		goto fail;
+	t->run = sk_now_us();
+	sk_record_set_id(&t->rb, t->node, t->run);
 	for (; t->nrings < nworkers; t->nrings++)
 		if ((rc = sk_ring_new(tc->ring_size, &t->rings[t->nrings])) < 0)
 			goto fail;
@@ -433,7 +458,7 @@ int sk_telemetry_reload(sk_telemetry_t *t, const sk_conf_t *newconf)
 	int rc = 0;
 
 	if (!t) {
-		if (newconf->telemetry.jsonl || newconf->telemetry.dnstap)
+		if (newconf->telemetry.jsonl || newconf->telemetry.dnstap || newconf->telemetry.nats)
 			sk_warn("telemetry: sinks were added to the config; a restart is needed to start them");
 		return 0;
 	}
@@ -485,5 +510,8 @@ void sk_telemetry_stats(sk_telemetry_t *t, sk_telemetry_stats_t *out)
 		out->sink[s].written = t->written[s];
 		out->sink[s].failed = t->failed[s];
 		out->sink[s].reconnects = t->reconnects[s];
+		out->sink[s].spools = t->sinks[s].ops->spools;
+		out->sink[s].spooled = t->spooled[s];
+		out->sink[s].replayed = t->replayed[s];
 	}
 }

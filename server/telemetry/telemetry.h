@@ -2,6 +2,7 @@
 #ifndef SK_TELEMETRY_H
 #define SK_TELEMETRY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -99,10 +100,13 @@ typedef struct sk_telemetry_stats {
 	uint64_t dropped;       /* events dropped because a worker's ring was full, all workers */
 	unsigned nsinks;
 	struct {
-		const char *name;   /* "jsonl", "dnstap"; static */
+		const char *name;   /* "jsonl", "dnstap", "nats"; static */
 		uint64_t written;   /* records the sink's destination accepted */
 		uint64_t failed;    /* records lost to a sink error (full disk, reader gone) */
 		uint64_t reconnects; /* destination lost and opened again */
+		bool spools;        /* the sink has a spool (nats): the next two mean something */
+		uint64_t spooled;   /* records written to the spool while the destination was away */
+		uint64_t replayed;  /* records read back from the spool and sent again */
 	} sink[SK_TELEMETRY_SINKS_MAX];
 } sk_telemetry_stats_t;
 

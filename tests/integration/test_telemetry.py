@@ -26,7 +26,7 @@ import pytest
 import skhelpers as sk
 import tmhelpers as tm
 
-FIELDS = ["time", "node", "seq", "transport", "src", "sport", "dst", "dport", "id", "opcode", "flags",
+FIELDS = ["time", "node", "seq", "record_id", "transport", "src", "sport", "dst", "dport", "id", "opcode", "flags",
           "qname", "qtype", "qclass", "edns", "rcode", "aa", "tc", "size", "zone", "tags", "geo",
           "ecs_geo", "rrl"]
 GEO_MEMBERS = {"country", "region_code", "region", "city", "lat", "lon", "asn", "as_org"}
@@ -150,6 +150,9 @@ def test_ecs_geolocation_and_fields(tm_server):
         assert list(r) == FIELDS, f"{where}: fields/order {list(r)}"
         assert TIME_RE.match(r["time"]), f"{where}: time {r['time']!r}"
         assert r["node"] == sk.IDENTITY
+        node, run, seq = r["record_id"].rsplit(":", 2)
+        assert (node, seq) == (sk.IDENTITY, str(r["seq"])) and run.isdigit(), \
+            f"{where}: record_id {r['record_id']!r} is not node:run:seq"
         assert r["transport"] == transport, where
         addr = srv.addr(fam)
         assert (r["src"], r["sport"], r["dst"], r["dport"]) == (addr, sport, addr, srv.port), where

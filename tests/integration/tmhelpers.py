@@ -63,9 +63,9 @@ GEO_GB_LONDON = {"country": "GB", "region_code": "ENG", "region": "England", "ci
 # so only country and city are compared.
 GEO_GB_BOXFORD = {"country": "GB", "city": "Boxford", "lat": 51.75, "lon": -1.25}
 
-TEL_LINE = re.compile(r"telemetry: ((?:\w+ written \d+ failed \d+ reconnects \d+; )*)dropped \(ring full\) (\d+); "
-                      r"processed (\d+)")
-SINK_PART = re.compile(r"(\w+) written (\d+) failed (\d+) reconnects (\d+)")
+TEL_LINE = re.compile(r"telemetry: ((?:\w+ written \d+ failed \d+ reconnects \d+(?: spooled \d+ replayed \d+)?; )*)"
+                      r"dropped \(ring full\) (\d+); processed (\d+)")
+SINK_PART = re.compile(r"(\w+) written (\d+) failed (\d+) reconnects (\d+)(?: spooled (\d+) replayed (\d+))?")
 STOPPED_LINE = re.compile(r"stopped: udp (\d+) queries, (\d+) replies, (\d+) dropped, (\d+) send errors; "
                           r"tcp (\d+) connections, (\d+) rejected, (\d+) timed out, (\d+) queries, (\d+) replies")
 NO_DNSTAP = re.compile(r"without dnstap support", re.I)
@@ -79,20 +79,33 @@ def yq(s):
     return sk.yaml_str(s)
 
 
+def yaml_flow(v):
+    """A value in YAML flow style: strings and paths quoted, lists and dicts nested, booleans as
+    true/false, numbers as they are."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (str, Path)):
+        return yq(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(yaml_flow(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {yaml_flow(x)}" for k, x in v.items()) + "}"
+    return str(v)
+
+
 def telemetry_yaml(tel, geoip):
     """The `telemetry:` and `geoip:` sections. tel: dict with flush_ms, ring_size, stats_interval_s,
-    jsonl (dict), dnstap (dict); geoip: dict with city/asn (paths) or None."""
+    jsonl (dict), dnstap (dict), nats (dict, may nest: servers list, spool dict); geoip: dict with
+    city/asn (paths) or None."""
     out = []
     if tel is not None:
         out.append("telemetry:")
         for k in ("ring_size", "flush_ms", "stats_interval_s"):
             if k in tel:
                 out.append(f"  {k}: {tel[k]}")
-        for sink in ("jsonl", "dnstap"):
+        for sink in ("jsonl", "dnstap", "nats"):
             if tel.get(sink):
-                items = ", ".join(f"{k}: {yq(v) if isinstance(v, (str, Path)) else v}"
-                                  for k, v in tel[sink].items())
-                out.append(f"  {sink}: {{{items}}}")
+                out.append(f"  {sink}: {yaml_flow(tel[sink])}")
     if geoip:
         out.append("geoip:")
         for k, v in geoip.items():
@@ -146,16 +159,19 @@ class TmServer(sk.SinkServer):
 
 
 def last_tel_stats(text):
-    """The last `telemetry: <sink> written N failed N reconnects N; ...; dropped (ring full) N;
-    processed N` line as {"jsonl": (written, failed), "dnstap": (...), "reconnects": {sink: N},
-    "dropped": N, "processed": N}, or None."""
+    """The last `telemetry: <sink> written N failed N reconnects N[ spooled N replayed N]; ...;
+    dropped (ring full) N; processed N` line as {"jsonl": (written, failed), "dnstap": (...),
+    "reconnects": {sink: N}, "spooled": {sink: N}, "replayed": {sink: N}, "dropped": N,
+    "processed": N}, or None. Sinks without a spool have no entry in spooled/replayed."""
     found = None
     for line in text.splitlines():
         m = TEL_LINE.search(line)
         if m:
             parts = SINK_PART.findall(m.group(1))
-            d = {s: (int(w), int(f)) for s, w, f, _ in parts}
-            d["reconnects"] = {s: int(r) for s, _, _, r in parts}
+            d = {s: (int(w), int(f)) for s, w, f, _, _, _ in parts}
+            d["reconnects"] = {s: int(r) for s, _, _, r, _, _ in parts}
+            d["spooled"] = {s: int(sp) for s, _, _, _, sp, _ in parts if sp}
+            d["replayed"] = {s: int(rp) for s, _, _, _, _, rp in parts if rp}
             d["dropped"], d["processed"] = int(m.group(2)), int(m.group(3))
             d["line"] = line
             found = d

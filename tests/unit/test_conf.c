@@ -287,6 +287,32 @@ static void test_telemetry(void)
 		ok(c->telemetry.dnstap->path == NULL, "no path for tcp");
 		ok(!c->telemetry.dnstap->responses, "messages: queries");
 	}
+	const sk_nats_conf_t *n = c->telemetry.nats;
+	ok(n != NULL, "nats configured");
+	if (n) {
+		is_int(n->nservers, 4, "nats.servers: 4");
+		ok(n->nservers == 4 && str_is(n->servers[0], "nats://127.0.0.1:4222") &&
+			str_is(n->servers[1], "tls://[::1]:4223") &&
+			str_is(n->servers[2], "nats://user:pw@bus.example") &&
+			str_is(n->servers[3], "nats://bus2.example:4222"), "nats.servers in order, as written");
+		ok(str_is(n->subject, "sinkhole.ev-1") && str_is(n->stream, "SINK_HOLE-1"), "subject, stream");
+		ok(!n->create_stream && n->replicas == 3 && n->duplicate_window_s == 600, "stream settings");
+		ok(n->max_pending == 100 && n->ack_timeout_ms == 2000 && n->drain_ms == 0, "delivery settings");
+		snprintf(want, sizeof want, "%s/conf/spool/nats.spool", datadir);
+		ok(str_is(n->spool_path, want), "spool.path resolved against the config folder");
+		ok(n->spool_max_mb == 10 && n->spool_fsync_ms == 50, "spool.max_mb, spool.fsync_ms");
+		sk_nats_conf_t *copy = NULL;
+		ok(sk_nats_conf_copy(n, &copy) == 0 && copy && sk_nats_conf_equal(n, copy), "a copy is equal");
+		if (copy) {
+			copy->replicas = 1;
+			ok(!sk_nats_conf_equal(n, copy), "a changed copy is not");
+			copy->replicas = n->replicas;
+			free(copy->servers[3]);
+			copy->servers[3] = strdup("nats://bus3.example:4222");
+			ok(!sk_nats_conf_equal(n, copy), "nor is one with another server");
+		}
+		sk_nats_conf_free(copy);
+	}
 	ok(str_is(c->geoip_city, "/usr/share/GeoIP/GeoLite2-City.mmdb"), "geoip.city absolute kept");
 	snprintf(want, sizeof want, "%s/conf/geo/GeoLite2-ASN.mmdb", datadir);
 	ok(str_is(c->geoip_asn, want), "geoip.asn resolved against the config folder");
@@ -304,10 +330,26 @@ static void test_telemetry(void)
 		ok(!c->geoip_city && !c->geoip_asn, "no geoip");
 		sk_conf_free(c);
 	}
+	rc = load_captured(data_path("nats_defaults.yaml"), &c);
+	is_int(rc, 0, "nats_defaults.yaml loads");
+	if (rc == 0) {
+		const sk_nats_conf_t *d = c->telemetry.nats;
+		ok(d && d->nservers == 1 && str_is(d->servers[0], "nats://127.0.0.1"), "nats.servers");
+		ok(d && str_is(d->subject, "sinkhole.events") && str_is(d->stream, "SINKHOLE"),
+			"defaults: subject sinkhole.events, stream SINKHOLE");
+		ok(d && d->create_stream && d->replicas == 1 && d->duplicate_window_s == 120,
+			"defaults: create_stream true, replicas 1, duplicate_window_s 120");
+		ok(d && d->max_pending == 4096 && d->ack_timeout_ms == 5000 && d->drain_ms == 5000,
+			"defaults: max_pending 4096, ack_timeout_ms 5000, drain_ms 5000");
+		ok(d && d->spool_max_mb == 1024 && d->spool_fsync_ms == 1000,
+			"defaults: spool.max_mb 1024, spool.fsync_ms 1000");
+		ok(!c->telemetry.jsonl && !c->telemetry.dnstap, "nats alone");
+		sk_conf_free(c);
+	}
 	path = data_path("telemetry_nosink.yaml");
 	rc = load_captured(path, &c);
 	is_int(rc, 0, "telemetry_nosink.yaml loads");
-	ok(has_diag(path, 4, "warning: telemetry: no sink (jsonl or dnstap) configured"),
+	ok(has_diag(path, 4, "warning: telemetry: no sink (jsonl, dnstap or nats) configured"),
 		"a telemetry section without a sink: a warning");
 	if (rc == 0) {
 		ok(!c->telemetry.jsonl && !c->telemetry.dnstap, "no sinks");
@@ -615,7 +657,7 @@ static const struct bad bad_configs[] = {
 	{ "bad_telemetry.yaml", SK_EPARSE, 13, 10, "telemetry.dnstap.unix: expected a unix socket path, got ''" },
 	{ "bad_telemetry.yaml", SK_EPARSE, 13, 11, "telemetry.dnstap.tcp: expected an IPv4 or IPv6 address, then @port, got '192.0.2.1'" },
 	{ "bad_telemetry.yaml", SK_EPARSE, 13, 12, "telemetry.dnstap.messages: expected all or queries, got 'some'" },
-	{ "bad_telemetry.yaml", SK_EPARSE, 13, 13, "telemetry: unknown key 'sink', expected one of: ring_size, flush_ms, stats_interval_s, jsonl, dnstap" },
+	{ "bad_telemetry.yaml", SK_EPARSE, 13, 13, "telemetry: unknown key 'sink', expected one of: ring_size, flush_ms, stats_interval_s, jsonl, dnstap, nats" },
 	{ "bad_telemetry.yaml", SK_EPARSE, 13, 15, "geoip.city: expected a file path, got ''" },
 	{ "bad_telemetry.yaml", SK_EPARSE, 13, 16, "geoip: unknown key 'country', expected one of: city, asn" },
 	{ "bad_dnstap.yaml", SK_EPARSE, 3, 4, "telemetry.dnstap: missing destination, expected one of file, unix or tcp" },
@@ -623,6 +665,32 @@ static const struct bad bad_configs[] = {
 	{ "bad_dnstap.yaml", SK_EPARSE, 3, 6, "geoip: expected a mapping of keys, got a list" },
 	{ "bad_dnstap_unix.yaml", SK_EPARSE, 2, 4, "telemetry.dnstap.unix: the socket path '/run/a-very-long-directory-name-for-the-dnstap-socket/and-another-long-directory-name/and-one-more/dnstap.sock' is 110 bytes, at most 107 fit" },
 	{ "bad_dnstap_unix.yaml", SK_EPARSE, 2, 5, "telemetry.ring_size: expected a power of two from 64 to 16777216, got '32'" },
+	/* telemetry.nats: every key's check */
+	{ "bad_nats.yaml", SK_EPARSE, 20, 5, "telemetry.nats.servers: expected nats://host:port or tls://host:port (the port may be left out), got '127.0.0.1:4222'" },
+	{ "bad_nats.yaml", SK_EPARSE, 20, 5, "got 'nats://'" },
+	{ "bad_nats.yaml", SK_EPARSE, 20, 5, "got 'nats://h:0'" },
+	{ "bad_nats.yaml", SK_EPARSE, 20, 5, "got 'http://h'" },
+	{ "bad_nats.yaml", SK_EPARSE, 20, 5, "got 'nats://h/x'" },
+	{ "bad_nats.yaml", SK_EPARSE, 20, 5, "got 'nats://[::1'" },
+	{ "bad_nats.yaml", SK_EPARSE, 20, 5, "got '7'" },
+	{ "bad_nats.yaml", SK_EPARSE, 20, 6, "telemetry.nats.subject: expected a subject of dot-separated words (letters, digits, '_', '-'; no wildcards), got 'sinkhole.*'" },
+	{ "bad_nats.yaml", SK_EPARSE, 20, 7, "telemetry.nats.stream: expected a stream name of letters, digits, '_' and '-', got 'SINK.HOLE'" },
+	{ "bad_nats.yaml", SK_EPARSE, 20, 8, "telemetry.nats.create_stream: expected true or false, got 'maybe'" },
+	{ "bad_nats.yaml", SK_EPARSE, 20, 9, "telemetry.nats.replicas: expected a whole number from 1 to 5, got '6'" },
+	{ "bad_nats.yaml", SK_EPARSE, 20, 10, "telemetry.nats.duplicate_window_s: expected a whole number from 1 to 604800, got '0'" },
+	{ "bad_nats.yaml", SK_EPARSE, 20, 11, "telemetry.nats.max_pending: expected a whole number from 1 to 1048576, got '0'" },
+	{ "bad_nats.yaml", SK_EPARSE, 20, 12, "telemetry.nats.ack_timeout_ms: expected a whole number from 100 to 600000, got '99'" },
+	{ "bad_nats.yaml", SK_EPARSE, 20, 13, "telemetry.nats.drain_ms: expected a whole number from 0 to 600000, got '600001'" },
+	{ "bad_nats.yaml", SK_EPARSE, 20, 14, "telemetry.nats.spool.max_mb: expected a whole number from 1 to 1048576, got '0'" },
+	{ "bad_nats.yaml", SK_EPARSE, 20, 14, "telemetry.nats.spool.fsync_ms: expected a whole number from 10 to 60000, got '5'" },
+	{ "bad_nats.yaml", SK_EPARSE, 20, 14, "telemetry.nats.spool: unknown key 'size', expected one of: path, max_mb, fsync_ms" },
+	{ "bad_nats.yaml", SK_EPARSE, 20, 14, "telemetry.nats.spool: missing key 'path', expected the path of the spool file" },
+	{ "bad_nats.yaml", SK_EPARSE, 20, 15, "telemetry.nats: unknown key 'sink', expected one of: servers, subject, stream, create_stream, replicas, duplicate_window_s, max_pending, ack_timeout_ms, drain_ms, spool" },
+	{ "bad_nats_missing.yaml", SK_EPARSE, 3, 4, "telemetry.nats.subject: expected a subject of dot-separated words (letters, digits, '_', '-'; no wildcards), got 'a..b'" },
+	{ "bad_nats_missing.yaml", SK_EPARSE, 3, 4, "telemetry.nats: missing key 'servers', expected a list of nats://host:port URLs" },
+	{ "bad_nats_missing.yaml", SK_EPARSE, 3, 4, "telemetry.nats: missing key 'spool', expected a mapping with at least path" },
+	{ "bad_nats_empty.yaml", SK_EPARSE, 2, 5, "telemetry.nats.servers: expected 1 to 16 URLs, got 0" },
+	{ "bad_nats_empty.yaml", SK_EPARSE, 2, 6, "telemetry.nats.spool.path: expected a file path, got ''" },
 	/* rrl: every key's range, every kind of bad prefix */
 	{ "bad_rrl.yaml", SK_EPARSE, 16, 4, "rrl.responses_per_second: expected a whole number from 0 to 1000000, got '-1'" },
 	{ "bad_rrl.yaml", SK_EPARSE, 16, 5, "rrl.nxdomains_per_second: expected a whole number from 0 to 1000000, got '1000001'" },

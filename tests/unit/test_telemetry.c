@@ -227,15 +227,38 @@ static unsigned long long seq_of(const char *line)
 }
 
 /* The line with "seq":N removed, for comparing lines whose order the thread decides. */
+/* The line without its "seq" and "record_id" members (they follow each other), which differ
+ * from run to run. */
 static void strip_seq(const char *line, char *out, size_t cap)
 {
 	const char *p = strstr(line, "\"seq\":");
-	const char *e = p ? strchr(p, ',') : NULL;
+	const char *e = p ? strstr(p, ",\"record_id\":") : NULL;
+	e = e ? strchr(e + 1, ',') : NULL;
 	if (!p || !e) {
 		snprintf(out, cap, "%s", line);
 		return;
 	}
 	snprintf(out, cap, "%.*s%s", (int)(p - line), line, e + 1);
+}
+
+/* A line's record_id is "<node>:<run>:<seq>" with the line's own seq and the node given; stores
+ * <run> in *run. */
+static bool record_id_ok(const char *line, const char *node, unsigned long long *run)
+{
+	const char *p = strstr(line, "\"record_id\":\"");
+	char *end;
+	if (!p)
+		return false;
+	p += strlen("\"record_id\":\"");
+	if (strncmp(p, node, strlen(node)) || p[strlen(node)] != ':')
+		return false;
+	p += strlen(node) + 1;
+	*run = strtoull(p, &end, 10);
+	if (end == p || *end != ':')
+		return false;
+	p = end + 1;
+	unsigned long long seq = strtoull(p, &end, 10);
+	return end != p && *end == '"' && seq == seq_of(line);
 }
 
 static void sleep_ms(unsigned ms)
@@ -671,10 +694,17 @@ static void test_run(void)
 		(unsigned)(sb.st_mode & 0777));
 	long n = read_lines(path, &lines);
 	is_int(n, NRUN, "exactly %u lines after stop", NRUN);
-	int all_valid = 1, seq_ok = 1;
+	int all_valid = 1, seq_ok = 1, id_ok = 1;
+	unsigned long long run0 = 0, run = 0;
 	char *seen = calloc(NRUN + 1, 1);
 	for (long i = 0; i < n; i++) {
 		unsigned long long s = seq_of(lines[i]);
+		if (!record_id_ok(lines[i], "ns9.sinkhole.example", &run) || (i > 0 && run != run0)) {
+			if (id_ok)
+				printf("# bad record_id: %s\n", lines[i]);
+			id_ok = 0;
+		}
+		run0 = run;
 		if (!valid_json_object(lines[i])) {
 			if (all_valid)
 				printf("# not JSON: %s\n", lines[i]);
@@ -688,6 +718,7 @@ static void test_run(void)
 	free(seen);
 	ok(all_valid, "every line is one valid JSON object in valid UTF-8");
 	ok(seq_ok, "seq: 1..%u, each once", NRUN);
+	ok(id_ok && run0 > 1500000000000000ull, "record_id: node:run:seq, one run (the start time in us)");
 
 	/* Records 5..9 (one of each kind) against the full expected text. */
 	for (int k = 0; k < NKINDS && n > 0; k++) {

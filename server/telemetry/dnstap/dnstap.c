@@ -253,8 +253,10 @@ static void dnstap_close(void *state, sk_sink_stats_t *final)
 	else
 		stop(s);
 	/* Only now are the counters final: every record was written or failed. */
-	if (final)
+	if (final) {
+		*final = (sk_sink_stats_t){ 0 };
 		dnstap_stats(s, final);
+	}
 	sk_dtio_fini(&s->io);
 	sk_dnstap_head_fini(&s->head);
 	free(s);
