@@ -75,11 +75,23 @@ static void check(const sk_query_t *q, sk_query_status_t st, const uint8_t *data
 		FUZZ_CHECK(size < SK_HDR_LEN || (sk_hdr_flags(data) & SK_FLAG_QR));
 		return;
 	case SK_QUERY_OK:
-	case SK_QUERY_BADVERS:
 		FUZZ_CHECK(q->has_question);
 		FUZZ_CHECK(q->opcode == SK_OPCODE_QUERY || q->opcode == SK_OPCODE_NOTIFY);
 		FUZZ_CHECK(sk_hdr_qdcount(data) == 1);
-		FUZZ_CHECK(st == SK_QUERY_OK ? !q->edns || q->edns_version == 0 : q->edns && q->edns_version);
+		FUZZ_CHECK(!q->edns || q->edns_version == 0);
+		break;
+	case SK_QUERY_BADVERS:
+		/* with its question, or a QUERY with none (RFC 7873 s5.4 allows QDCOUNT 0) */
+		FUZZ_CHECK(q->opcode == SK_OPCODE_QUERY || q->opcode == SK_OPCODE_NOTIFY);
+		FUZZ_CHECK(q->has_question ? sk_hdr_qdcount(data) == 1
+			: sk_hdr_qdcount(data) == 0 && q->opcode == SK_OPCODE_QUERY);
+		FUZZ_CHECK(q->edns && q->edns_version);
+		break;
+	case SK_QUERY_NOQUESTION:
+		/* RFC 7873 s5.4: a QUERY with no question, only an OPT with a COOKIE */
+		FUZZ_CHECK(!q->has_question && sk_hdr_qdcount(data) == 0);
+		FUZZ_CHECK(q->opcode == SK_OPCODE_QUERY && q->has_cookie);
+		FUZZ_CHECK(!q->edns || q->edns_version == 0);
 		break;
 	case SK_QUERY_FORMERR:
 		FUZZ_CHECK(q->opcode == SK_OPCODE_QUERY || q->opcode == SK_OPCODE_NOTIFY);
