@@ -84,7 +84,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ready = 1;
 	}
 	/* fuzz_answer() checks every reply: a header answering the query, within the limit. */
-	sk_resp_info_t info;
 	fuzz_answer(&snap, data, size, SK_TRANSPORT_UDP, out, 4096, NULL);
 	fuzz_answer(&snap, data, size, SK_TRANSPORT_TCP, out, sizeof out, &info);
 	if (info.xfr) {
