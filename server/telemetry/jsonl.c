@@ -11,6 +11,7 @@
 #include "telemetry/jsonl.h"
 #include "telemetry/sinks.h"
 #include "util/err.h"
+#include "util/fdio.h"
 #include "util/log.h"
 #include "util/pagecache.h"
 
@@ -88,22 +89,6 @@ static int rotate(jsonl_t *j)
 	return open_file(j);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		if (w == 0)
-			return -EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static uint64_t count_lines(const char *p, size_t n)
 {
 	uint64_t c = 0;
@@ -170,7 +155,7 @@ static int write_out(jsonl_t *j)
 				continue;
 			}
 		}
-		if ((rc = write_all(j->fd, j->buf + off, n)) < 0) {
+		if ((rc = sk_write_all(j->fd, j->buf + off, n)) < 0) {
 			if (ftruncate(j->fd, (off_t)j->pc.size) < 0)
 				sk_debug("telemetry: jsonl: cannot cut %s back to whole lines: %s", j->path,
 					strerror(errno));

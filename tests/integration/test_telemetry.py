@@ -580,40 +580,55 @@ def test_dnstap_reader_goes_away_reconnects_with_backoff(tm_server, tmp_path):
     assert all(i >= 5000 for i in ids), "records from before the outage showed up after it"
 
 
-def test_jsonl_full_filesystem(tm_server, tmp_path):
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 256 KiB tmpfs of the test's own (skipped where none can be mounted). Servers appended to
+    the yielded list are killed before it is unmounted: they hold files open on it."""
     mnt = tmp_path / "small"
     try:
         ctx = tm.small_tmpfs(mnt, "256k")
         ctx.__enter__()
     except tm.MountUnavailable as e:
         skip(f"cannot mount a tmpfs: {e}")
-    srv = None
+    servers = []
     try:
-        events = mnt / "events.jsonl"
-        srv = tm_server({"flush_ms": 100, "stats_interval_s": 1, "jsonl": {"path": str(events)}}, workers=2)
-        assert tm.wait_for(events.exists, 5), "jsonl file not created at start"
-        filler = tm.fill_fs(mnt)
-        qf = tm.write_qfile(tmp_path / "q.txt", [f"full{i}.sinkhole.test" for i in range(3000)])
-        res = tm.dnsperf(sk.V4, srv.port, qf, runs=1, rate=10000)
-        assert res["completed"] == 3000 and res["lost"] == 0, \
-            f"answers lost while the disk was full: {res['output'][-800:]}"
-        failed = lambda: (tm.last_tel_stats(srv.log_text()) or {}).get("jsonl", (0, 0))[1]
-        assert tm.wait_for(lambda: failed() > 0, 5), \
-            f"no failed records counted with a full disk: {tm.last_tel_stats(srv.log_text())}"
-        # recovery: free the space; later records are written again
-        filler.unlink()
-        wires = [query(f"resume{i}.sinkhole.test.", 1 + i).to_wire() for i in range(50)]
-        replies, _ = tm.udp_exchange(sk.V4, srv.port, wires)
-        assert len(replies) == 50
-        resumed = lambda: {r["qname"] for r in tm.read_jsonl(events)} >= \
-            {f"resume{i}.sinkhole.test." for i in range(50)}
-        assert tm.wait_for(resumed, 10, 0.2), "writing did not resume after space was freed"
-        tel, stopped = srv.stop_ok()
-        recs = tm.read_jsonl(events)  # whole lines only, also around the failures
+        yield mnt, servers
     finally:
-        if srv is not None:
-            srv.kill()  # it holds the file open: stop it before unmounting
+        for srv in servers:
+            srv.kill()
         ctx.__exit__(None, None, None)
+
+
+def _queries_on_full_fs(srv, mnt, tmp_path):
+    """Fill the filesystem, then 3000 queries with dnsperf: every one answered. Returns the filler."""
+    filler = tm.fill_fs(mnt)
+    qf = tm.write_qfile(tmp_path / "q.txt", [f"full{i}.sinkhole.test" for i in range(3000)])
+    res = tm.dnsperf(sk.V4, srv.port, qf, runs=1, rate=10000)
+    assert res["completed"] == 3000 and res["lost"] == 0, \
+        f"answers lost while the disk was full: {res['output'][-800:]}"
+    return filler
+
+
+def test_jsonl_full_filesystem(tm_server, tmp_path, small_fs):
+    mnt, servers = small_fs
+    events = mnt / "events.jsonl"
+    srv = tm_server({"flush_ms": 100, "stats_interval_s": 1, "jsonl": {"path": str(events)}}, workers=2)
+    servers.append(srv)
+    assert tm.wait_for(events.exists, 5), "jsonl file not created at start"
+    filler = _queries_on_full_fs(srv, mnt, tmp_path)
+    failed = lambda: (tm.last_tel_stats(srv.log_text()) or {}).get("jsonl", (0, 0))[1]
+    assert tm.wait_for(lambda: failed() > 0, 5), \
+        f"no failed records counted with a full disk: {tm.last_tel_stats(srv.log_text())}"
+    # recovery: free the space; later records are written again
+    filler.unlink()
+    wires = [query(f"resume{i}.sinkhole.test.", 1 + i).to_wire() for i in range(50)]
+    replies, _ = tm.udp_exchange(sk.V4, srv.port, wires)
+    assert len(replies) == 50
+    resumed = lambda: {r["qname"] for r in tm.read_jsonl(events)} >= \
+        {f"resume{i}.sinkhole.test." for i in range(50)}
+    assert tm.wait_for(resumed, 10, 0.2), "writing did not resume after space was freed"
+    tel, stopped = srv.stop_ok()
+    recs = tm.read_jsonl(events)  # whole lines only, also around the failures
     answered = stopped["replies"]
     assert answered == 3050, stopped["line"]
     written, failed_n = tel["jsonl"]
@@ -622,50 +637,37 @@ def test_jsonl_full_filesystem(tm_server, tmp_path):
     assert len(recs) == written, f"{len(recs)} lines in the file, {written} counted written"
 
 
-def test_dnstap_file_full_filesystem_then_sigusr1(tm_server, tmp_path):
+def test_dnstap_file_full_filesystem_then_sigusr1(tm_server, tmp_path, small_fs):
     """A dnstap file on a filesystem that fills up: answers go on, records count as failed, a new
     file is started once there is room (the broken one kept aside), and SIGUSR1 after the file was
     moved away starts another; every answered query is written or failed, and the files written
     after the outage are complete Frame Streams files with their records."""
-    mnt = tmp_path / "small"
-    try:
-        ctx = tm.small_tmpfs(mnt, "256k")
-        ctx.__enter__()
-    except tm.MountUnavailable as e:
-        skip(f"cannot mount a tmpfs: {e}")
-    srv = None
-    try:
-        tap = mnt / "events.tap"
-        srv = tm_server({"flush_ms": 100, "stats_interval_s": 1, "dnstap": {"file": str(tap)}}, workers=2)
-        filler = tm.fill_fs(mnt)
-        qf = tm.write_qfile(tmp_path / "q.txt", [f"full{i}.sinkhole.test" for i in range(3000)])
-        res = tm.dnsperf(sk.V4, srv.port, qf, runs=1, rate=10000)
-        assert res["completed"] == 3000 and res["lost"] == 0, res["output"][-800:]
-        failed = lambda: (tm.last_tel_stats(srv.log_text()) or {}).get("dnstap", (0, 0))[1]
-        assert tm.wait_for(lambda: failed() > 0, 10), tm.last_tel_stats(srv.log_text())
-        filler.unlink()
-        written = lambda: (tm.last_tel_stats(srv.log_text()) or {}).get("dnstap", (0, 0))[0]
-        w0 = written()
-        for i in range(60):     # bounded: the retry pause is at most 8 s
-            tm.udp_exchange(sk.V4, srv.port, [query(f"resume{i}.sinkhole.test.", 20000 + i).to_wire()])
-            if tm.wait_for(lambda: written() > w0, 0.25):
-                break
-        assert written() > w0, "dnstap did not resume after space was freed"
-        # logrotate: move the file away, SIGUSR1, later records go to a new file at the path
-        moved = mnt / "events.tap.rotated"
-        os.rename(tap, moved)
-        srv.proc.send_signal(signal.SIGUSR1)
-        assert tm.wait_for(tap.exists, 10), "SIGUSR1 did not start a new dnstap file"
-        wires = [query(f"after{i}.sinkhole.test.", 30000 + i).to_wire() for i in range(40)]
-        replies, _ = tm.udp_exchange(sk.V4, srv.port, wires)
-        assert len(replies) == 40
-        tel, stopped = srv.stop_ok()
-        _, after = tm.fstrm_file_frames(tap.read_bytes())
-        _, rotated = tm.fstrm_file_frames(moved.read_bytes())
-    finally:
-        if srv is not None:
-            srv.kill()
-        ctx.__exit__(None, None, None)
+    mnt, servers = small_fs
+    tap = mnt / "events.tap"
+    srv = tm_server({"flush_ms": 100, "stats_interval_s": 1, "dnstap": {"file": str(tap)}}, workers=2)
+    servers.append(srv)
+    filler = _queries_on_full_fs(srv, mnt, tmp_path)
+    failed = lambda: (tm.last_tel_stats(srv.log_text()) or {}).get("dnstap", (0, 0))[1]
+    assert tm.wait_for(lambda: failed() > 0, 10), tm.last_tel_stats(srv.log_text())
+    filler.unlink()
+    written = lambda: (tm.last_tel_stats(srv.log_text()) or {}).get("dnstap", (0, 0))[0]
+    w0 = written()
+    for i in range(60):     # bounded: the retry pause is at most 8 s
+        tm.udp_exchange(sk.V4, srv.port, [query(f"resume{i}.sinkhole.test.", 20000 + i).to_wire()])
+        if tm.wait_for(lambda: written() > w0, 0.25):
+            break
+    assert written() > w0, "dnstap did not resume after space was freed"
+    # logrotate: move the file away, SIGUSR1, later records go to a new file at the path
+    moved = mnt / "events.tap.rotated"
+    os.rename(tap, moved)
+    srv.proc.send_signal(signal.SIGUSR1)
+    assert tm.wait_for(tap.exists, 10), "SIGUSR1 did not start a new dnstap file"
+    wires = [query(f"after{i}.sinkhole.test.", 30000 + i).to_wire() for i in range(40)]
+    replies, _ = tm.udp_exchange(sk.V4, srv.port, wires)
+    assert len(replies) == 40
+    tel, stopped = srv.stop_ok()
+    _, after = tm.fstrm_file_frames(tap.read_bytes())
+    _, rotated = tm.fstrm_file_frames(moved.read_bytes())
     answered = stopped["replies"]
     w, f = tel["dnstap"]
     assert f > 0 and w + f == answered, f"written {w} + failed {f} != answered {answered}: {tel['line']}"

@@ -10,26 +10,11 @@
 #include <unistd.h>
 
 #include "telemetry/nats/spool.h"
+#include "util/fdio.h"
 #include "util/log.h"
 
 #define FILE_MODE 0640
 #define RBUF_SIZE (SK_SPOOL_LINE_MAX + 1)
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		if (w == 0)
-			return -EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 static ssize_t pread_some(int fd, char *buf, size_t n, uint64_t off)
 {
@@ -49,7 +34,7 @@ static int save_head(sk_spool_t *s)
 	int rc;
 	if (fd < 0)
 		return -errno;
-	rc = write_all(fd, text, (size_t)n);
+	rc = sk_write_all(fd, text, (size_t)n);
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	if (rc == 0 && rename(s->tmp_path, s->pos_path) < 0)
@@ -162,7 +147,7 @@ static uint64_t room(const sk_spool_t *s)
 /* Write buf[0..n) at the end; on failure cut the file back so that it stays whole lines. */
 static int append_bytes(sk_spool_t *s, const char *buf, size_t n)
 {
-	int rc = write_all(s->fd, buf, n);
+	int rc = sk_write_all(s->fd, buf, n);
 	if (rc < 0) {
 		if (ftruncate(s->fd, (off_t)s->size) < 0)
 			sk_debug("nats: spool %s: cannot cut back to whole lines: %s", s->path, strerror(errno));
