@@ -170,12 +170,18 @@ static void cmd_telemetry(sk_ctl_conn_t *c, sk_ctl_sample_t *s)
 	sk_strbuf_printf(o, "ok\ntelemetry %s\nprocessed %llu\ndropped %llu\n",
 		s->telemetry ? "on" : "off", (unsigned long long)s->tm.processed,
 		(unsigned long long)s->tm.dropped);
-	/* TODO(bus): the bus sink's spooled records, once its stats row carries them. */
-	for (unsigned i = 0; i < s->tm.nsinks; i++)
-		sk_strbuf_printf(o, "sink %s written %llu failed %llu reconnects %llu\n",
+	for (unsigned i = 0; i < s->tm.nsinks; i++) {
+		sk_strbuf_printf(o, "sink %s written %llu failed %llu reconnects %llu",
 			s->tm.sink[i].name, (unsigned long long)s->tm.sink[i].written,
 			(unsigned long long)s->tm.sink[i].failed,
 			(unsigned long long)s->tm.sink[i].reconnects);
+		if (s->tm.sink[i].spools)
+			sk_strbuf_printf(o, " spooled %llu replayed %llu in_spool %llu",
+				(unsigned long long)s->tm.sink[i].spooled,
+				(unsigned long long)s->tm.sink[i].replayed,
+				(unsigned long long)s->tm.sink[i].in_spool);
+		sk_strbuf_puts(o, "\n");
+	}
 }
 
 /* ---- zones ---- */

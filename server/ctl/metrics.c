@@ -137,6 +137,35 @@ static void net(sk_strbuf_t *o, const sk_net_stats_t *n)
 		(unsigned long long)n->rrl_dropped, (unsigned long long)n->rrl_slipped);
 }
 
+/* One sink's rows of sinkholed_telemetry_records_total. Spooled and replayed only for a sink that
+ * has a spool, so that a zero there always means "nothing went through it", never "no spool". */
+static void sink_records(sk_strbuf_t *o, const sk_telemetry_stats_t *tm, unsigned i)
+{
+	static const char *const results[] = { "written", "failed", "spooled", "replayed" };
+	const uint64_t v[] = { tm->sink[i].written, tm->sink[i].failed, tm->sink[i].spooled,
+		tm->sink[i].replayed };
+	unsigned n = tm->sink[i].spools ? 4 : 2;
+	for (unsigned r = 0; r < n; r++)
+		sk_strbuf_printf(o, "sinkholed_telemetry_records_total{sink=\"%s\",result=\"%s\"} %llu\n",
+			tm->sink[i].name, results[r], (unsigned long long)v[r]);
+}
+
+/* The spool gauge, only when a sink has a spool: a family without samples would say nothing. */
+static void spool_backlog(sk_strbuf_t *o, const sk_telemetry_stats_t *tm)
+{
+	bool head = false;
+	for (unsigned i = 0; i < tm->nsinks; i++) {
+		if (!tm->sink[i].spools)
+			continue;
+		if (!head)
+			family(o, "sinkholed_telemetry_spool_records", "gauge",
+				"Records in a sink's spool now, waiting to be sent again to its destination.");
+		head = true;
+		sk_strbuf_printf(o, "sinkholed_telemetry_spool_records{sink=\"%s\"} %llu\n",
+			tm->sink[i].name, (unsigned long long)tm->sink[i].in_spool);
+	}
+}
+
 static void telemetry(sk_strbuf_t *o, const sk_ctl_sample_t *s)
 {
 	one(o, "sinkholed_telemetry_enabled", "gauge", "1 when a telemetry sink is configured.",
@@ -144,15 +173,11 @@ static void telemetry(sk_strbuf_t *o, const sk_ctl_sample_t *s)
 	one(o, "sinkholed_telemetry_events_processed_total", "counter",
 		"Events taken from the workers' rings and given to the sinks.", s->tm.processed);
 	family(o, "sinkholed_telemetry_records_total", "counter",
-		"Telemetry records by sink and result: written or failed per sink; dropped (a worker's "
+		"Telemetry records by sink and result: written or failed per sink; for a sink with a spool "
+		"(nats) also spooled and replayed (a record can count in several); dropped (a worker's "
 		"ring was full) for all sinks at once.");
-	/* TODO(bus): result="spooled" for the bus sink, once its stats row carries it. */
-	for (unsigned i = 0; i < s->tm.nsinks; i++) {
-		sk_strbuf_printf(o, "sinkholed_telemetry_records_total{sink=\"%s\",result=\"written\"} %llu\n",
-			s->tm.sink[i].name, (unsigned long long)s->tm.sink[i].written);
-		sk_strbuf_printf(o, "sinkholed_telemetry_records_total{sink=\"%s\",result=\"failed\"} %llu\n",
-			s->tm.sink[i].name, (unsigned long long)s->tm.sink[i].failed);
-	}
+	for (unsigned i = 0; i < s->tm.nsinks; i++)
+		sink_records(o, &s->tm, i);
 	sk_strbuf_printf(o, "sinkholed_telemetry_records_total{sink=\"all\",result=\"dropped\"} %llu\n",
 		(unsigned long long)s->tm.dropped);
 	family(o, "sinkholed_telemetry_reconnects_total", "counter",
@@ -160,6 +185,7 @@ static void telemetry(sk_strbuf_t *o, const sk_ctl_sample_t *s)
 	for (unsigned i = 0; i < s->tm.nsinks; i++)
 		sk_strbuf_printf(o, "sinkholed_telemetry_reconnects_total{sink=\"%s\"} %llu\n",
 			s->tm.sink[i].name, (unsigned long long)s->tm.sink[i].reconnects);
+	spool_backlog(o, &s->tm);
 }
 
 static void reloads(sk_strbuf_t *o, const sk_reload_status_t *r)

@@ -41,6 +41,7 @@ typedef struct sk_sink_stats {
 	uint64_t reconnects; /* times the destination was lost and then opened again */
 	uint64_t spooled;    /* records written to a local spool while the destination was away */
 	uint64_t replayed;   /* records read back from the spool and sent again */
+	uint64_t in_spool;   /* records in the spool now, not yet sent again (a gauge, not a counter) */
 } sk_sink_stats_t;
 
 /*

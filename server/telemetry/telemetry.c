@@ -73,6 +73,7 @@ struct sk_telemetry {
 	volatile uint64_t written[SK_TELEMETRY_SINKS_MAX], failed[SK_TELEMETRY_SINKS_MAX];
 	volatile uint64_t reconnects[SK_TELEMETRY_SINKS_MAX];
 	volatile uint64_t spooled[SK_TELEMETRY_SINKS_MAX], replayed[SK_TELEMETRY_SINKS_MAX];
+	volatile uint64_t in_spool[SK_TELEMETRY_SINKS_MAX];
 };
 
 static uint64_t mono_ms(void)
@@ -148,13 +149,14 @@ static void take_handover(sk_telemetry_t *t)
 static void publish_stats(sk_telemetry_t *t)
 {
 	for (unsigned s = 0; s < t->nsinks; s++) {
-		sk_sink_stats_t st = { 0, 0, 0, 0, 0 };
+		sk_sink_stats_t st = { 0 };
 		t->sinks[s].ops->stats(t->sinks[s].state, &st);
 		t->written[s] = st.written;
 		t->failed[s] = st.failed;
 		t->reconnects[s] = st.reconnects;
 		t->spooled[s] = st.spooled;
 		t->replayed[s] = st.replayed;
+		t->in_spool[s] = st.in_spool;
 	}
 }
 
@@ -175,6 +177,7 @@ static void log_stats(sk_telemetry_t *t, const sk_sink_stats_t *final)
 			t->reconnects[s] = final[s].reconnects;
 			t->spooled[s] = final[s].spooled;
 			t->replayed[s] = final[s].replayed;
+			t->in_spool[s] = final[s].in_spool;
 		}
 	} else {
 		publish_stats(t);
@@ -513,5 +516,6 @@ void sk_telemetry_stats(sk_telemetry_t *t, sk_telemetry_stats_t *out)
 		out->sink[s].spools = t->sinks[s].ops->spools;
 		out->sink[s].spooled = t->spooled[s];
 		out->sink[s].replayed = t->replayed[s];
+		out->sink[s].in_spool = t->in_spool[s];
 	}
 }

@@ -94,7 +94,7 @@ void sk_telemetry_stop(sk_telemetry_t *t);
 
 #define SK_TELEMETRY_SINKS_MAX 4
 
-/* Counters since start; each only grows. */
+/* Counters since start; each only grows, except in_spool (a gauge). */
 typedef struct sk_telemetry_stats {
 	uint64_t processed;     /* events taken out of the rings and given to the sinks */
 	uint64_t dropped;       /* events dropped because a worker's ring was full, all workers */
@@ -107,6 +107,7 @@ typedef struct sk_telemetry_stats {
 		bool spools;        /* the sink has a spool (nats): the next two mean something */
 		uint64_t spooled;   /* records written to the spool while the destination was away */
 		uint64_t replayed;  /* records read back from the spool and sent again */
+		uint64_t in_spool;  /* records in the spool now, waiting to be sent again */
 	} sink[SK_TELEMETRY_SINKS_MAX];
 } sk_telemetry_stats_t;
 

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+import ctlhelpers as ch
 import natshelpers as nh
 import skhelpers as sk
 import tmhelpers as tm
@@ -251,6 +252,95 @@ def test_restart_replays_spool(tmp_path, consumer, buses, sinkholed):
     msgs = consumer.read([bus.url], "reader")
     check_ids(msgs, n, "replayed at restart")
     assert len(msgs) == n
+
+
+# -- the figures on /metrics and in sinkholectl -------------------------------------------------
+
+def bus_figures(sock, mport):
+    """The nats sink's figures from both readers: `sinkholectl telemetry` and a curl of /metrics
+    (checked by promtool). Returns (ctl dict, metrics dict), the same keys in both."""
+    text = ch.ctl_ok(sock, "telemetry")
+    line = next((l for l in text.splitlines() if l.startswith("sink nats ")), None)
+    assert line, f"no nats row in sinkholectl telemetry:\n{text}"
+    words = line.split()[2:]
+    ctl = {k: int(v) for k, v in zip(words[::2], words[1::2])}
+    ctl["processed"] = int(ch.kv(text)["processed"])
+    body = ch.scrape("127.0.0.1", mport)
+    ch.promtool_check(body)
+    s = ch.parse_metrics(body)
+    rec = ch.series(s, "sinkholed_telemetry_records_total")
+    met = {}
+    for result in ("written", "failed", "spooled", "replayed"):
+        key = frozenset({("sink", "nats"), ("result", result)})
+        assert key in rec, f"/metrics has no nats {result} series: {sorted(map(sorted, rec))}"
+        met[result] = int(rec[key])
+    spool = ch.series(s, "sinkholed_telemetry_spool_records")
+    assert set(spool) == {frozenset({("sink", "nats")})}, spool
+    met["in_spool"] = int(spool[frozenset({("sink", "nats")})])
+    met["reconnects"] = int(ch.value(s, "sinkholed_telemetry_reconnects_total", sink="nats"))
+    met["processed"] = int(ch.value(s, "sinkholed_telemetry_events_processed_total"))
+    # jsonl has no spool: no spooled/replayed rows for it, written and failed as before.
+    assert frozenset({("sink", "jsonl"), ("result", "spooled")}) not in rec
+    assert frozenset({("sink", "jsonl"), ("result", "written")}) in rec
+    return ctl, met
+
+
+def wait_figures(sock, mport, want, timeout=60.0):
+    """Until both readers show at least the figures in `want` and agree with each other. Returns
+    the /metrics figures."""
+    last = {}
+
+    def settled():
+        ctl, met = bus_figures(sock, mport)
+        last.update(ctl=ctl, met=met)
+        return met if all(met[k] >= v for k, v in want.items()) and ctl == met else None
+
+    got = tm.wait_for(settled, timeout=timeout, step=0.5)
+    assert got, f"figures never reached {want}: {last}"
+    return got
+
+
+def test_metrics_and_ctl_count_written_spooled_replayed(tmp_path, consumer, buses, sinkholed):
+    """The nats sink's figures on /metrics (curl, promtool) and in `sinkholectl telemetry`: N
+    queries -> N written; with the bus killed, the next M records spooled (M in the spool, none
+    written); with the bus back, all M replayed and written, the spool empty, one reconnect; the
+    stream holds each record id once."""
+    sock = tmp_path / "ctl.sock"
+    mport = sk.free_port(False)
+    bus = nh.NatsServer(tmp_path / "bus").start()
+    buses.append(bus)
+    spool = tmp_path / "nats.spool"
+    srv = sinkholed(nats_conf([bus.url], spool),
+                    extra=f"control:\n  socket: {sock}\nmetrics:\n  listen: 127.0.0.1@{mport}\n")
+    wires = wires_for(700)
+    first, second = wires[:300], wires[300:]
+
+    replies, _ = tm.udp_exchange("127.0.0.1", srv.port, first)
+    n1 = len(replies)
+    assert n1 == len(first), f"{n1} answers to {len(first)} queries"
+    met = wait_figures(sock, mport, {"written": n1})
+    assert met == {"written": n1, "failed": 0, "spooled": 0, "replayed": 0, "in_spool": 0,
+                   "reconnects": 0, "processed": n1}, met
+
+    bus.kill()
+    replies, _ = tm.udp_exchange("127.0.0.1", srv.port, second)
+    n2 = len(replies)
+    assert n2 == len(second), f"{n2} answers to {len(second)} queries"
+    met = wait_figures(sock, mport, {"spooled": n2, "in_spool": n2, "processed": n1 + n2})
+    assert met == {"written": n1, "failed": 0, "spooled": n2, "replayed": 0, "in_spool": n2,
+                   "reconnects": 0, "processed": n1 + n2}, met
+    assert tm.count_lines(spool) == n2, "the spool holds one line per record spooled"
+
+    bus.start()
+    met = wait_figures(sock, mport, {"written": n1 + n2, "replayed": n2, "reconnects": 1}, timeout=90)
+    assert met == {"written": n1 + n2, "failed": 0, "spooled": n2, "replayed": n2, "in_spool": 0,
+                   "reconnects": 1, "processed": n1 + n2}, met
+    tel, _ = srv.stop_ok()
+    assert tel["nats"] == (n1 + n2, 0) and tel["spooled"]["nats"] == tel["replayed"]["nats"] == n2, \
+        f"the log's counters disagree with /metrics: {tel['line']}"
+    msgs = consumer.read([bus.url], "reader")
+    unique, total = check_ids(msgs, n1 + n2, "metrics")
+    assert unique == total == n1 + n2
 
 
 # -- a three-node cluster: one node killed, another restarted ------------------------------------

@@ -5,9 +5,11 @@ control socket and /metrics. Both answer the same, and every trace of a query na
 that saw it: NSID, CH TXT id.server and hostname.bind, the JSON lines' `node`, the dnstap
 identity, /metrics' sinkholed_info and `sinkholectl status`.
 
-The bus (NATS JetStream) is another piece of work: where both nodes' records must reach it is
-marked TODO(bus) below.
+Both nodes also publish to one bus (a nats-server with JetStream), each to its own subject
+sinkhole.events.<node>; a durable consumer per subject reads back exactly the records of the
+queries sent to that node.
 """
+import json
 import shutil
 import socket
 import subprocess
@@ -18,6 +20,7 @@ import dns.edns
 import pytest
 
 import ctlhelpers as ch
+import natshelpers as nh
 import skhelpers as sk
 import tmhelpers as tm
 
@@ -53,9 +56,10 @@ def port_free_on_both():
 class Node(sk.SinkServer):
     """One node: listens on its own address only; the config is the deploy document's."""
 
-    def __init__(self, workdir, name, port, sockdir):
+    def __init__(self, workdir, name, port, sockdir, bus=None):
         super().__init__(workdir, zones=[], port=port)
         self.name = name
+        self.bus = bus          # a nats:// URL: telemetry.nats as docs/deploy.md has it
         self.ip = NODES[name]
         self.sock = sockdir / f"{name}.sock"
         self.mport = sk.free_port(False)
@@ -78,6 +82,8 @@ class Node(sk.SinkServer):
             "telemetry:\n  stats_interval_s: 0\n  flush_ms: 100\n"
             "  jsonl: {path: events.jsonl}\n"
             "  dnstap: {file: events.tap}\n"
+            + (f"  nats: {{servers: [\"{self.bus}\"], spool: {{path: {self.workdir / 'nats.spool'}}}}}\n"
+               if self.bus else "") +
             f"control:\n  socket: {self.sock}\n"
             f"metrics:\n  listen: 127.0.0.1@{self.mport}\n")
 
@@ -101,8 +107,8 @@ class Node(sk.SinkServer):
         return False
 
 
-@pytest.fixture
-def nodes(tmp_path):
+def _start_nodes(tmp_path, bus=None):
+    """Start NS9 and NS10 (publishing to `bus` when given); yields {name: Node}, kills both."""
     if not all(_bindable(a) for a in NODES.values()):
         pytest.skip("127.0.0.9 / 127.0.0.10 cannot be bound")
     sockdir = Path(tempfile.mkdtemp(prefix="sk2n-", dir="/tmp"))
@@ -114,12 +120,32 @@ def nodes(tmp_path):
             sk.copy_zones(d)
             for f in ("necurs.list", "sinkhole.zone"):
                 shutil.copy(sk.HERE / "seized" / f, d / f)
-            started.append(Node(d, name, port, sockdir).start())
+            started.append(Node(d, name, port, sockdir, bus=bus).start())
         yield {n.name: n for n in started}
     finally:
         for n in started:
             n.kill()
         shutil.rmtree(sockdir, ignore_errors=True)
+
+
+@pytest.fixture
+def nodes(tmp_path):
+    yield from _start_nodes(tmp_path)
+
+
+@pytest.fixture
+def bus(tmp_path):
+    """One nats-server with JetStream on a free loopback port, killed at teardown."""
+    b = nh.NatsServer(tmp_path / "bus")
+    try:
+        yield b.start()
+    finally:
+        b.kill()
+
+
+@pytest.fixture
+def bus_nodes(tmp_path, bus):
+    yield from _start_nodes(tmp_path, bus=bus.url)
 
 
 def _bindable(addr):
@@ -208,12 +234,58 @@ def test_records_name_the_node_that_saw_them(nodes):
         assert frames and {d["identity"] for d in frames} == {IDENT[name]}, name
 
 
-@pytest.mark.skip(reason="TODO(bus): the NATS JetStream sink is built in another branch; when it "
-                         "lands, give both nodes a bus: section and assert here that one consumer "
-                         "receives every record of both, each with its node's identity")
-def test_both_nodes_reach_the_bus(nodes):
-    # TODO(bus): configure `bus:` on NS9 and NS10 (same stream, subject per node or shared), send
-    # queries to both, read the stream with a real client, and assert: every query's record
-    # arrives once, `node` is ns9.sinkhole.example or ns10.sinkhole.example as sent, and each
-    # node's sinkholed_telemetry_records_total{sink="bus",result="written"} equals its count.
-    raise AssertionError("not written yet")
+def node_subject(name):
+    return "sinkhole.events." + IDENT[name].replace(".", "_")
+
+
+def test_both_nodes_reach_the_bus(bus_nodes, bus, tmp_path):
+    """NS9 and NS10 publish to one JetStream stream, each on sinkhole.events.<node>: a durable
+    consumer per node's subject reads one message per query sent to that node (counted by
+    record_id), each naming its node in `node`, `record_id` and subject; each node's /metrics
+    counts as written exactly what it sent to the bus, and the ids are those of its JSON lines."""
+    (tmp_path / "consumer").mkdir()
+    consumer = nh.Consumer(tmp_path / "consumer")
+    counts = {"ns9": 240, "ns10": 130}
+    for name, n in counts.items():
+        node = bus_nodes[name]
+        wires = []
+        for i in range(n):
+            q = sk.make_query(f"q{i}.{name}-bus.sinkhole.test.")
+            q.id = i + 1
+            wires.append(q.to_wire())
+        half = n // 2
+        got, _ = tm.udp_exchange(node.ip, node.port, wires[:half])
+        got2, _ = tm.tcp_exchange(node.ip, node.port, wires[half:])
+        assert len(got) + len(got2) == n, f"{name}: {len(got) + len(got2)} answers to {n} queries"
+
+    def written(node):
+        s = ch.parse_metrics(ch.scrape("127.0.0.1", node.mport))
+        return ch.value(s, "sinkholed_telemetry_records_total", sink="nats", result="written")
+
+    for name, n in counts.items():
+        assert tm.wait_for(lambda: written(bus_nodes[name]) >= n, timeout=60, step=0.3), \
+            f"{name}: the bus acknowledged {written(bus_nodes[name])} of {n}"
+    by_node = {}
+    for name, n in counts.items():
+        msgs = consumer.read([bus.url], f"reader_{name}", subject=node_subject(name))
+        ids = [m[0] for m in msgs]
+        assert len(ids) == len(set(ids)) == n, f"{name}: {len(ids)} messages, {len(set(ids))} ids, {n} sent"
+        for mid, subj, body in msgs:
+            rec = json.loads(body)
+            assert subj == node_subject(name), (name, subj)
+            assert rec["record_id"] == mid and nh.parse_id(mid)[0] == IDENT[name], (name, mid)
+            assert rec["node"] == IDENT[name] and rec["dst"] == bus_nodes[name].ip, (name, rec)
+            assert f".{name}-bus." in rec["qname"], (name, rec["qname"])
+        by_node[name] = set(ids)
+    # The whole stream holds both nodes' records and nothing else.
+    everything = consumer.read([bus.url], "reader_all")
+    assert {m[0] for m in everything} == by_node["ns9"] | by_node["ns10"]
+    assert len(everything) == sum(counts.values())
+    for name, n in counts.items():
+        node = bus_nodes[name]
+        s = ch.parse_metrics(ch.scrape("127.0.0.1", node.mport))
+        assert written(node) == n, f"{name}: /metrics says {written(node)} written, {n} sent"
+        assert ch.value(s, "sinkholed_telemetry_records_total", sink="nats", result="failed") == 0
+        assert node.stop() == 0
+        jsonl = {r["record_id"] for r in tm.read_jsonl(node.workdir / "events.jsonl")}
+        assert jsonl == by_node[name], f"{name}: the bus and the JSON lines hold other records"

@@ -64,7 +64,7 @@ typedef struct sk_nats {
 
 	/* Counters: any thread adds, the stats reader loads. */
 	_Atomic uint64_t written, failed, spooled, replayed, reconnects;
-	_Atomic uint64_t in_spool;  /* lines in the spool now (a gauge, for the log) */
+	_Atomic uint64_t in_spool;  /* lines in the spool now (a gauge: the log, /metrics) */
 	atomic_bool thread_done;
 
 	/* The I/O thread's (started by sk_nats_bus_start, joined by sk_nats_bus_stop). */

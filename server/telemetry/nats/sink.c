@@ -231,6 +231,7 @@ static void nats_stats(void *state, sk_sink_stats_t *out)
 	out->reconnects = atomic_load_explicit(&n->reconnects, memory_order_relaxed);
 	out->spooled = atomic_load_explicit(&n->spooled, memory_order_relaxed);
 	out->replayed = atomic_load_explicit(&n->replayed, memory_order_relaxed);
+	out->in_spool = atomic_load_explicit(&n->in_spool, memory_order_relaxed);
 }
 
 static void nats_close(void *state, sk_sink_stats_t *final)
