@@ -301,7 +301,6 @@ static int hash_block(const char *buf, size_t len, void *arg)
 /* The first record's time and seq, as the sink recorded them. */
 static void first_stamp(vfile_t *f, const char *line, size_t len)
 {
-	rp_rec_t r;
 	const char *k = memmem(line, len, ",\"seq\":", 7);
 	if (len > 9 && !memcmp(line, "{\"time\":\"", 9)) {
 		const char *q = memchr(line + 9, '"', len - 9);
@@ -310,7 +309,6 @@ static void first_stamp(vfile_t *f, const char *line, size_t len)
 	}
 	if (k)
 		f->first_seq = strtoull(k + 7, NULL, 10);
-	(void)r;
 }
 
 static int rank_of(const char *name, const char *base, bool *gz)
@@ -475,14 +473,32 @@ static void match_changed(vstate_t *v, mline_t *m)
 	m->status = m->pos == POS_PRUNED ? ST_PRUNED : ST_MISSING;
 }
 
+/* An unsealed file has no hash, only the size it had when the next run moved it aside (it is
+ * never written again): it is looked for where rotation put it, else by that size. Found
+ * elsewhere, the folder was rearranged: reordered, as for a sealed one. */
 static void match_unsealed(vstate_t *v, mline_t *m)
 {
 	int at = m->pos >= 0 ? file_at(v, m->pos) : -1;
+	m->status = m->pos == POS_PRUNED ? ST_PRUNED : ST_UNSEALED;
+	if (at >= 0 && !v->files[at].used && v->files[at].bytes == m->bytes) {
+		v->files[at].used = true;
+		m->found = at;
+		return;
+	}
+	for (size_t i = 0; i < v->nfiles; i++) {
+		vfile_t *f = &v->files[i];
+		if (!f->used && f->bytes == m->bytes && !hash_of_any_line(v, f->sha)) {
+			f->used = true;
+			m->found = (int)i;
+			if (m->pos >= 0 && f->rank != m->pos)
+				m->status = ST_REORDERED;
+			return;
+		}
+	}
 	if (at >= 0 && !v->files[at].used) {
 		v->files[at].used = true;
 		m->found = at;
 	}
-	m->status = m->pos == POS_PRUNED ? ST_PRUNED : ST_UNSEALED;
 }
 
 static int match_all(vstate_t *v)
