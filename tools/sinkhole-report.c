@@ -8,12 +8,9 @@
 #include <time.h>
 
 #include "crypto/crypto.h"
-#include "input.h"
+#include "pipe.h"
 #include "report.h"
-#include "scan.h"
 #include "verify.h"
-
-#define MALFORMED_SHOWN 5      /* per file: the first few malformed lines are named */
 
 static void usage(FILE *to)
 {
@@ -39,62 +36,11 @@ static void usage(FILE *to)
 		"keygen: write PREFIX.key (Ed25519 secret key for telemetry.jsonl.sign_key) and PREFIX.pub.\n");
 }
 
-typedef struct run {
-	rp_report_t *r;
-	rp_input_stat_t *in;
-	int fatal;
-} run_t;
-
-static int on_line(const char *line, size_t len, uint64_t lineno, void *arg)
-{
-	run_t *run = arg;
-	rp_rec_t rec;
-	int rc;
-	if (len == 0 || (len == 1 && line[0] == '\r'))
-		return 0;
-	if (rp_scan(line, len, &rec) == 0 && (rc = rp_agg_add(&run->r->agg, &rec)) != -EINVAL) {
-		if (rc < 0) {
-			run->fatal = rc;
-			return 1;
-		}
-		return 0;
-	}
-	run->in->malformed++;
-	run->r->agg.malformed++;
-	if (!run->in->first_bad)
-		run->in->first_bad = lineno;
-	if (run->in->malformed <= MALFORMED_SHOWN)
-		fprintf(stderr, "%s:%llu: not a telemetry record, skipped\n", run->in->path, (unsigned long long)lineno);
-	return 0;
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int read_inputs(rp_report_t *r, char **files, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		run_t run = { r, &r->inputs[i], 0 };
-		r->inputs[i].path = files[i];
-		int rc = rp_input_lines(files[i], on_line, &run, &r->inputs[i].lines);
-		if (run.fatal) {
-			fprintf(stderr, "sinkhole-report: out of memory while reading %s\n", files[i]);
-			return -1;
-		}
-		if (rc < 0) {
-			fprintf(stderr, "sinkhole-report: %s: %s\n", files[i],
-				rc == -EBADMSG ? "corrupt or cut gzip data" : strerror(-rc));
-			return -1;
-		}
-		if (r->inputs[i].malformed > MALFORMED_SHOWN)
-			fprintf(stderr, "%s: %llu lines in all were not telemetry records\n", files[i],
-				(unsigned long long)r->inputs[i].malformed);
-	}
-	return 0;
 }
 
 static int report_main(int argc, char **argv)
@@ -158,7 +104,9 @@ static int report_main(int argc, char **argv)
 		fprintf(stderr, "sinkhole-report: out of memory\n");
 		goto out;
 	}
-	if (read_inputs(&r, argv + optind, r.ninputs) < 0)
+	for (size_t i = 0; i < r.ninputs; i++)
+		r.inputs[i].path = argv[optind + (int)i];
+	if (rp_read_inputs(&r) < 0)
 		goto out;
 	double t1 = now_s();
 	if (rp_agg_finish(&r.agg) < 0 || rp_prepare(&r) < 0) {

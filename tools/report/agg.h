@@ -94,8 +94,26 @@ typedef struct rp_agg {
 int rp_agg_init(rp_agg_t *a);
 void rp_agg_free(rp_agg_t *a);
 
-/* Count one record. Returns 0, -EINVAL for a record that cannot be counted (no readable time or
- * source: counted as malformed), -ENOMEM. */
+#define RP_KEY_MAX 150      /* longest address or subnet text taken as a victim */
+
+/* A record made ready for counting: everything that needs no shared state (the time, the victim's
+ * kind, the hashes of the texts to intern). */
+typedef struct rp_item {
+	rp_rec_t r;
+	int64_t us;
+	bool subnet;
+	rp_slice_t who, geo;     /* the victim's text and geolocation object */
+	uint64_t hv, hz, hg, ht; /* hashes: victim, zone, geolocation, tags */
+} rp_item_t;
+
+/* Prepare one record; a pure function, safe on any thread. Returns 0, or -EINVAL for a record
+ * that cannot be counted (no readable time or source: counted as malformed). */
+int rp_agg_prepare(const rp_rec_t *r, rp_item_t *it);
+
+/* Count a prepared record. Returns 0 or -ENOMEM. */
+int rp_agg_add_item(rp_agg_t *a, const rp_item_t *it);
+
+/* Both: returns 0, -EINVAL (malformed) or -ENOMEM. */
 int rp_agg_add(rp_agg_t *a, const rp_rec_t *r);
 
 /* Pack the row table into rows[0..nrows) (rp_agg_finish calls it). */

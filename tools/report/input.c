@@ -13,15 +13,7 @@
 #define BLOCK (8u << 20)
 #define LINE_MAX_BYTES (4u << 20)
 
-static uint64_t g_raw, g_text;
-
-void rp_input_totals(uint64_t *raw, uint64_t *text)
-{
-	*raw = g_raw;
-	*text = g_text;
-}
-
-typedef struct src {
+typedef struct rp_src {
 	int fd;
 	bool gz, eof;
 	bool mid;               /* inside a gzip member: its end must still come */
@@ -30,14 +22,14 @@ typedef struct src {
 	bool z_ready;
 } src_t;
 
+_Static_assert(LINE_MAX_BYTES < BLOCK, "a cut line leaves room for the next");
+
 static ssize_t read_some(int fd, void *buf, size_t n)
 {
 	for (;;) {
 		ssize_t r = read(fd, buf, n);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r > 0)
-			g_raw += (uint64_t)r;
 		return r;
 	}
 }
@@ -131,7 +123,6 @@ int rp_input_lines(const char *path, rp_line_fn *fn, void *arg, uint64_t *lines)
 			rc = (int)got;
 			break;
 		}
-		g_text += (uint64_t)got;
 		size_t end = have + (size_t)got;
 		char *p = buf, *stop = buf + end;
 		for (;;) {
@@ -198,4 +189,29 @@ int rp_input_blocks(const char *path, rp_block_fn *fn, void *arg, int *was_gzip)
 	close_src(&s);
 	free(buf);
 	return rc;
+}
+
+int rp_src_open(const char *path, rp_src_t **out)
+{
+	src_t *s = malloc(sizeof *s);
+	int rc = s ? open_src(s, path) : -ENOMEM;
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+ssize_t rp_src_read(rp_src_t *s, char *buf, size_t cap)
+{
+	return pull(s, buf, cap);
+}
+
+void rp_src_close(rp_src_t *s)
+{
+	if (!s)
+		return;
+	close_src(s);
+	free(s);
 }

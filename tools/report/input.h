@@ -23,7 +23,11 @@ int rp_input_lines(const char *path, rp_line_fn *fn, void *arg, uint64_t *lines)
 typedef int rp_block_fn(const char *buf, size_t len, void *arg);
 int rp_input_blocks(const char *path, rp_block_fn *fn, void *arg, int *was_gzip);
 
-/* Statistics: bytes read from files and bytes of text after decompression, since start. */
-void rp_input_totals(uint64_t *raw, uint64_t *text);
+/* The same one read at a time, for a caller that manages its own buffers (pipe.c). */
+#include <sys/types.h>
+typedef struct rp_src rp_src_t;
+int rp_src_open(const char *path, rp_src_t **out);        /* 0 or a negative errno */
+ssize_t rp_src_read(rp_src_t *s, char *buf, size_t cap);  /* bytes of text, 0 at the end, -errno */
+void rp_src_close(rp_src_t *s);                           /* accepts NULL */
 
 #endif

@@ -125,7 +125,11 @@ static int add_entry(rp_intern_t *t, const void *s, size_t len)
 
 uint32_t rp_intern(rp_intern_t *t, const void *s, size_t len, int *added)
 {
-	uint64_t h = rp_hash(s, len);
+	return rp_intern_h(t, s, len, rp_hash(s, len), added);
+}
+
+uint32_t rp_intern_h(rp_intern_t *t, const void *s, size_t len, uint64_t h, int *added)
+{
 	h += !h;
 	size_t i = h & t->mask;
 	if (added)

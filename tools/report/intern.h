@@ -15,6 +15,10 @@ void rp_intern_free(rp_intern_t *t);   /* accepts NULL */
  * NULL). Returns UINT32_MAX without memory. */
 uint32_t rp_intern(rp_intern_t *t, const void *s, size_t len, int *added);
 
+/* The same with the hash computed by the caller (on another thread, ahead of time): any
+ * function of the bytes will do, as long as a table always gets the same one for the same bytes. */
+uint32_t rp_intern_h(rp_intern_t *t, const void *s, size_t len, uint64_t hash, int *added);
+
 /* How many strings; the bytes and length of one (valid until the table is freed). */
 uint32_t rp_intern_count(const rp_intern_t *t);
 const char *rp_intern_str(const rp_intern_t *t, uint32_t id, uint32_t *len);

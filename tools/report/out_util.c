@@ -16,6 +16,16 @@ const char *rp_dim_name(unsigned dim)
 
 static const rp_report_t *g_rep;
 
+/* The text of a cell's value (not for ASNs, which are numbers). */
+static const char *cell_text(const rp_report_t *r, const rp_cell_t *c)
+{
+	switch (c->dim) {
+	case RP_D_DOMAIN: return r->domain_out[c->value];
+	case RP_D_NETWORK: return r->network_out[c->value];
+	default: return rp_str(&r->agg, c->value);
+	}
+}
+
 static int by_day_dim_rank(const void *x, const void *y)
 {
 	const rp_cell_t *a = x, *b = y;
@@ -30,12 +40,45 @@ static int by_day_dim_rank(const void *x, const void *y)
 		return a->c.queries > b->c.queries ? -1 : 1;
 	/* Ties by the value's text (ASNs by number), so that the order does not depend on the order
 	 * of the input. */
-	if (a->dim == RP_D_ASN)
-		return (a->value > b->value) - (a->value < b->value);
-	char ka[1100], kb[1100];
-	rp_cell_key(g_rep, a, ka, sizeof ka);
-	rp_cell_key(g_rep, b, kb, sizeof kb);
-	return strcmp(ka, kb);
+	uint32_t ra = a->value, rb = b->value;
+	if (a->dim == RP_D_DOMAIN) {
+		ra = g_rep->dom_rank[ra];
+		rb = g_rep->dom_rank[rb];
+	} else if (a->dim == RP_D_NETWORK) {
+		ra = g_rep->net_rank[ra];
+		rb = g_rep->net_rank[rb];
+	} else if (a->dim != RP_D_ASN) {
+		ra = g_rep->str_rank[ra];
+		rb = g_rep->str_rank[rb];
+	}
+	return (ra > rb) - (ra < rb);
+}
+
+/* rank[id] = the place of text(id) among all n texts in byte order: ties in the rankings are
+ * broken by text without comparing strings inside the sort (networks: hundreds of thousands). */
+static const char *const *g_texts;
+
+static int by_text(const void *x, const void *y)
+{
+	return strcmp(g_texts[*(const uint32_t *)x], g_texts[*(const uint32_t *)y]);
+}
+
+static uint32_t *text_ranks(const char *const *texts, uint32_t n)
+{
+	uint32_t *ids = malloc(((size_t)n + 1) * sizeof *ids), *rank = malloc(((size_t)n + 1) * sizeof *rank);
+	if (!ids || !rank) {
+		free(ids);
+		free(rank);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		ids[i] = i;
+	g_texts = texts;
+	qsort(ids, n, sizeof *ids, by_text);
+	for (uint32_t i = 0; i < n; i++)
+		rank[ids[i]] = i;
+	free(ids);
+	return rank;
 }
 
 static int by_asn(const void *x, const void *y)
@@ -102,6 +145,18 @@ int rp_prepare(rp_report_t *r)
 		if (!(r->domain_out[i] = strdup(buf)))
 			return -ENOMEM;
 	}
+	uint32_t ns = rp_intern_count(a->strings);
+	const char **strs = malloc(((size_t)ns + 1) * sizeof *strs);
+	if (!strs)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < ns; i++)
+		strs[i] = rp_str(a, i);
+	r->str_rank = text_ranks(strs, ns);
+	free(strs);
+	r->dom_rank = text_ranks((const char *const *)r->domain_out, nd);
+	r->net_rank = text_ranks((const char *const *)r->network_out, nn);
+	if (!r->str_rank || !r->dom_rank || !r->net_rank)
+		return -ENOMEM;
 	g_rep = r;
 	qsort(a->cells, a->ncells, sizeof *a->cells, by_day_dim_rank);
 	/* Group starts: group g = day rank * RP_D_N + dim, all days last. */
@@ -143,6 +198,9 @@ void rp_report_free(rp_report_t *r)
 	free(r->domain_out);
 	free(r->asn_names);
 	free(r->dim_start);
+	free(r->str_rank);
+	free(r->dom_rank);
+	free(r->net_rank);
 	rp_agg_free(&r->agg);
 }
 
@@ -161,20 +219,10 @@ const char *rp_asn_name(const rp_report_t *r, uint32_t asn)
 
 void rp_cell_key(const rp_report_t *r, const rp_cell_t *c, char *out, size_t cap)
 {
-	switch (c->dim) {
-	case RP_D_ASN:
+	if (c->dim == RP_D_ASN)
 		snprintf(out, cap, "%u", c->value);
-		break;
-	case RP_D_DOMAIN:
-		snprintf(out, cap, "%s", r->domain_out[c->value]);
-		break;
-	case RP_D_NETWORK:
-		snprintf(out, cap, "%s", r->network_out[c->value]);
-		break;
-	default:
-		snprintf(out, cap, "%s", rp_str(&r->agg, c->value));
-		break;
-	}
+	else
+		snprintf(out, cap, "%s", cell_text(r, c));
 }
 
 FILE *rp_create(const rp_report_t *r, const char *name)

@@ -32,6 +32,7 @@ typedef struct rp_report {
 	rp_asn_name_t *asn_names; /* sorted by asn */
 	size_t nasn_names;
 	uint64_t *dim_start;      /* cells sorted by (day, dim, rank): where each (day rank, dim) starts */
+	uint32_t *str_rank, *dom_rank, *net_rank;   /* each text's place in byte order, for ties */
 } rp_report_t;
 
 /* Everything above, from the finished sums. Returns 0 or -ENOMEM. */

@@ -5,11 +5,13 @@
 #include "scan.h"
 
 /*
- * Why not a JSON library: a report reads ten million lines of about 700 bytes and needs seven of
- * their thirty-odd values. Building a tree (jansson, json-c) allocates for every member; measured
- * on this format jansson parsed ~45 MB/s, this walker ~1 GB/s. It is strict where that is cheap
- * (structure, quotes, nesting) and leaves the rest to the producer, sinkholed, whose output is
- * valid UTF-8 JSON by construction.
+ * Why not a JSON library: a report reads ten million lines of about 750 bytes and needs eight of
+ * their thirty-odd values. Building a tree (jansson, json-c) allocates for every member: on
+ * 125,000 of these lines (94 MB, from the page cache) jansson 2.14 took 2.0-3.7 s, 25-46 MB/s,
+ * to parse them and fetch two values; this walker 0.15 s, about 600 MB/s, reading included. At
+ * jansson's speed 10 million records would take three to five minutes. It is strict where that is
+ * cheap (structure, quotes, nesting) and leaves the rest to the producer, sinkholed, whose output
+ * is valid UTF-8 JSON by construction.
  */
 
 typedef struct cur {
