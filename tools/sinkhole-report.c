@@ -1,11 +1,15 @@
 /* sinkhole-report -- reports for CERTs from telemetry JSON lines, and the evidence chain's checker */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "crypto/crypto.h"
 #include "pipe.h"
@@ -41,6 +45,65 @@ static double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Remove the *.csv files of one folder of an earlier report (an ASN or country that is gone from
+ * the data must not leave its old file behind). */
+static int clear_csv(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int rc = 0;
+	if (!d)
+		return errno == ENOENT ? 0 : -1;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		if (n > 4 && !strcmp(e->d_name + n - 4, ".csv") && unlinkat(dirfd(d), e->d_name, 0) < 0)
+			rc = -1;
+	}
+	closedir(d);
+	return rc;
+}
+
+/*
+ * The output folder: created when missing; an empty one or an earlier report's (it has
+ * summary.json, whose old notification files are removed) is used; anything else is refused, so
+ * that a mistyped --out never mixes a report into unrelated files.
+ */
+static int prepare_outdir(const char *out)
+{
+	size_t n = strlen(out) + 32;
+	char path[n];
+	DIR *d;
+	struct dirent *e;
+	bool empty = true;
+
+	if (mkdir(out, 0755) == 0)
+		return 0;
+	if (errno != EEXIST || !(d = opendir(out))) {
+		fprintf(stderr, "sinkhole-report: cannot create %s: %s\n", out, strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			empty = false;
+	closedir(d);
+	if (empty)
+		return 0;
+	snprintf(path, n, "%s/summary.json", out);
+	if (access(path, F_OK) < 0) {
+		fprintf(stderr, "sinkhole-report: %s is not empty and holds no earlier report (summary.json): "
+			"give an empty or new folder\n", out);
+		return -1;
+	}
+	snprintf(path, n, "%s/csv/asn", out);
+	int rc = clear_csv(path);
+	snprintf(path, n, "%s/csv/country", out);
+	if (rc < 0 || clear_csv(path) < 0) {
+		fprintf(stderr, "sinkhole-report: cannot clear the earlier report in %s: %s\n", out, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static int report_main(int argc, char **argv)
@@ -94,10 +157,8 @@ static int report_main(int argc, char **argv)
 	}
 	if (key && rp_privacy_load_key(&r.priv, key) < 0)
 		return 2;
-	if (mkdir(r.outdir, 0755) < 0 && errno != EEXIST) {
-		fprintf(stderr, "sinkhole-report: cannot create %s: %s\n", r.outdir, strerror(errno));
+	if (prepare_outdir(r.outdir) < 0)
 		return 1;
-	}
 	double t0 = now_s();
 	r.ninputs = (size_t)(argc - optind);
 	if (!(r.inputs = calloc(r.ninputs, sizeof *r.inputs)) || rp_agg_init(&r.agg) < 0) {

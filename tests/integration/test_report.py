@@ -177,6 +177,23 @@ def test_order_and_compression_do_not_matter(dataset, plain, tmp_path):
         assert (out / f).read_text() == (plain["out"] / f).read_text(), f
 
 
+def test_output_folder(dataset, tmp_path):
+    """A folder that is neither empty nor an earlier report is refused; an earlier report's
+    notification files for groups no longer in the data are removed."""
+    other = tmp_path / "home"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine\n")
+    p = run_report(other, dataset["files"], check=False)
+    assert p.returncode == 1 and "holds no earlier report" in p.stderr
+    assert sorted(x.name for x in other.iterdir()) == ["notes.txt"]
+    out = tmp_path / "again"
+    run_report(out, dataset["files"])
+    stale = out / "csv" / "asn" / "AS64496.csv"
+    stale.write_text("old\n")
+    run_report(out, dataset["files"])
+    assert not stale.exists() and (out / "csv" / "asn" / "AS29518.csv").exists()
+
+
 def test_bad_input_files(tmp_path):
     missing = run_report(tmp_path / "o1", [tmp_path / "nope.jsonl"], check=False)
     assert missing.returncode == 1 and "nope.jsonl" in missing.stderr
