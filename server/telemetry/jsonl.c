@@ -38,6 +38,7 @@ typedef struct jsonl {
 	sk_manifest_t *man;     /* NULL without `manifest` */
 	sk_segment_t seg;       /* the segment being written (with the manifest) */
 	const char *base;       /* path's last part, the name segments are recorded under */
+	int old_fd;             /* a finished segment's file, kept open until its seal syncs it; -1 */
 } jsonl_t;
 
 static int open_file(jsonl_t *j, sk_seg_end_t why);
@@ -81,11 +82,22 @@ static void shift_files(jsonl_t *j)
 	}
 }
 
+/* The segment's line goes to the manifest's thread with the old file, if still open, to sync. */
 static void seal(jsonl_t *j, sk_seg_end_t end, unsigned index)
 {
 	char name[strlen(j->base) + 16];
 	rotated_name(j, index, name, sizeof name);
-	sk_manifest_seal(j->man, &j->seg, end, name, 0);
+	sk_manifest_seal(j->man, &j->seg, end, name, 0, j->old_fd);
+	j->old_fd = -1;
+}
+
+/* Keep the file open for its seal (the sync happens off this thread) instead of closing it. */
+static void retire_file(jsonl_t *j)
+{
+	if (j->old_fd >= 0)
+		close(j->old_fd);
+	j->old_fd = j->fd;
+	j->fd = -1;
 }
 
 /*
@@ -110,7 +122,7 @@ static int begin_segment(jsonl_t *j, const struct stat *st, sk_seg_end_t why)
 		close_file(j);
 		shift_files(j);
 		rotated_name(j, 1, name, sizeof name);
-		sk_manifest_seal(j->man, NULL, SK_SEG_UNSEALED, name, (uint64_t)st->st_size);
+		sk_manifest_seal(j->man, NULL, SK_SEG_UNSEALED, name, (uint64_t)st->st_size, -1);
 		int fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, FILE_MODE);
 		if (fd < 0)
 			return -errno;
@@ -164,10 +176,10 @@ static int rotate(jsonl_t *j)
 	/* The finished file leaves the cache too (what is still being written out stays). */
 	if (j->fd >= 0)
 		sk_pagecache_drop(j->fd);
-	/* Evidence is on the disk before the manifest says it is sealed. */
-	if (sealing && fdatasync(j->fd) < 0)
-		sk_warn("telemetry: jsonl: fdatasync %s: %s", j->path, strerror(errno));
-	close_file(j);
+	if (sealing)
+		retire_file(j);
+	else
+		close_file(j);
 	shift_files(j);
 	if (sealing)
 		seal(j, SK_SEG_ROTATE, j->keep ? 1 : 0);
@@ -291,6 +303,7 @@ static int jsonl_open(void **state, const void *conf)
 	if (!j)
 		return -ENOMEM;
 	j->fd = -1;
+	j->old_fd = -1;
 	j->limit = (uint64_t)c->rotate_mb << 20;
 	j->keep = c->keep;
 	if (!(j->path = strdup(c->path)) || !(j->buf = malloc(BUF_SIZE)))
@@ -363,10 +376,18 @@ static int jsonl_reopen(void *state)
 	jsonl_t *j = state;
 	int rc;
 	write_out(j);
-	if (j->man && j->fd >= 0 && j->seg.records && fdatasync(j->fd) < 0)
-		sk_warn("telemetry: jsonl: fdatasync %s: %s", j->path, strerror(errno));
-	close_file(j);
-	if ((rc = open_file(j, SK_SEG_REOPEN)) < 0)
+	/* If the path now names another file, the old one is sealed (and synced) by open_file. */
+	if (j->man && j->fd >= 0 && j->seg.records)
+		retire_file(j);
+	else
+		close_file(j);
+	rc = open_file(j, SK_SEG_REOPEN);
+	if (j->old_fd >= 0) {
+		/* The same file: the segment goes on, nothing to seal. */
+		close(j->old_fd);
+		j->old_fd = -1;
+	}
+	if (rc < 0)
 		sk_err("telemetry: jsonl: cannot reopen %s: %s; trying again at the next flush", j->path,
 			sk_strerror(rc));
 	return rc;
@@ -378,20 +399,23 @@ static void jsonl_close(void *state, sk_sink_stats_t *final)
 	if (!j)
 		return;
 	write_out(j);
-	if (j->fd >= 0 && fsync(j->fd) < 0 && errno != EINVAL)
-		sk_warn("telemetry: jsonl: fsync %s: %s", j->path, strerror(errno));
-	/* With the manifest the last segment is sealed and moved to path.1, so that the next start
-	 * finds no file at path and every segment it writes starts empty. */
+	/* With the manifest the last segment is sealed (its seal syncs it) and moved to path.1, so
+	 * that the next start finds no file at path and every segment it writes starts empty. */
 	if (j->man && j->seg.open && j->seg.records) {
 		if (j->fd >= 0) {
-			close_file(j);
+			retire_file(j);
 			shift_files(j);
 			seal(j, SK_SEG_STOP, j->keep ? 1 : 0);
 		} else {
 			seal(j, SK_SEG_LOST, 0);
 		}
 	}
+	if (j->fd >= 0 && fsync(j->fd) < 0 && errno != EINVAL)
+		sk_warn("telemetry: jsonl: fsync %s: %s", j->path, strerror(errno));
 	close_file(j);
+	if (j->old_fd >= 0)
+		close(j->old_fd);
+	/* Waits for the manifest's thread to write every queued line. */
 	sk_manifest_free(j->man);
 	if (final)
 		*final = (sk_sink_stats_t){ j->written, j->failed, j->recoveries };

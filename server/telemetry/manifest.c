@@ -1,6 +1,8 @@
 /* manifest.c -- the chain of sealed JSON lines segments: one signed, hash-linked line per segment */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +18,39 @@
 #define LINE_MAX_LEN 2048       /* a line is about 450 bytes, 540 signed */
 #define KEY_FILE_MAX 4096
 
+/*
+ * Sealing waits for the disk twice (the segment's data, then the manifest line): tens or hundreds
+ * of milliseconds on a busy disk, during which the telemetry thread would not drain the rings and
+ * workers would drop records. So the telemetry thread formats and signs the line (the chain is
+ * built in order there) and queues it; a sealer thread syncs the segment, appends the line and
+ * syncs the manifest, in queue order.
+ */
+typedef struct job {
+	struct job *next;
+	int sync_fd;            /* the segment's file, fdatasync'ed then closed; -1: none */
+	uint64_t seg, records;
+	sk_seg_end_t end;
+	char head[SK_SHA256_HEX_LEN + 1];
+	size_t len;
+	char file[256];
+	char line[];
+} job_t;
+
 struct sk_manifest {
 	char *path;
 	int fd;
 	unsigned keep;
 	uint64_t next_seg;
-	char head[SK_SHA256_HEX_LEN + 1];   /* hash of the last line */
+	char head[SK_SHA256_HEX_LEN + 1];   /* hash of the last line formatted */
 	bool sign;
 	uint8_t key[SK_SIGN_SECRET_LEN];
+	/* the sealer */
+	pthread_t thread;
+	bool started, stopping;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	job_t *first, *last;
+	unsigned pending;       /* queued or being written */
 };
 
 static const char *end_name(sk_seg_end_t end)
@@ -148,6 +175,8 @@ static int load_key(sk_manifest_t *m, const char *path)
 	return 0;
 }
 
+static void *sealer_main(void *arg);
+
 int sk_manifest_open(const char *jsonl_path, const char *sign_key_path, unsigned keep, sk_manifest_t **out)
 {
 	sk_manifest_t *m = calloc(1, sizeof *m);
@@ -171,6 +200,15 @@ int sk_manifest_open(const char *jsonl_path, const char *sign_key_path, unsigned
 	}
 	if ((rc = resume(m)) < 0)
 		goto fail;
+	pthread_mutex_init(&m->mu, NULL);
+	pthread_cond_init(&m->cv, NULL);
+	if ((rc = -pthread_create(&m->thread, NULL, sealer_main, m)) < 0) {
+		sk_err("telemetry: jsonl: cannot start the manifest thread: %s", sk_strerror(rc));
+		pthread_cond_destroy(&m->cv);
+		pthread_mutex_destroy(&m->mu);
+		goto fail;
+	}
+	m->started = true;
 	*out = m;
 	return 0;
 fail:
@@ -182,11 +220,29 @@ void sk_manifest_free(sk_manifest_t *m)
 {
 	if (!m)
 		return;
+	if (m->started) {
+		/* Everything queued is written first: a stop seals the last segment. */
+		pthread_mutex_lock(&m->mu);
+		m->stopping = true;
+		pthread_cond_broadcast(&m->cv);
+		pthread_mutex_unlock(&m->mu);
+		pthread_join(m->thread, NULL);
+		pthread_cond_destroy(&m->cv);
+		pthread_mutex_destroy(&m->mu);
+	}
 	if (m->fd >= 0)
 		close(m->fd);
 	sk_crypto_wipe(m->key, sizeof m->key);
 	free(m->path);
 	free(m);
+}
+
+void sk_manifest_flush(sk_manifest_t *m)
+{
+	pthread_mutex_lock(&m->mu);
+	while (m->pending)
+		pthread_cond_wait(&m->cv, &m->mu);
+	pthread_mutex_unlock(&m->mu);
 }
 
 const char *sk_manifest_head(const sk_manifest_t *m)
@@ -297,44 +353,109 @@ static int append_line(sk_manifest_t *m, const char *line, size_t len)
 	return 0;
 }
 
-int sk_manifest_seal(sk_manifest_t *m, sk_segment_t *s, sk_seg_end_t end, const char *file,
-	uint64_t unsealed_bytes)
+/* The sealer's work for one segment: its data on the disk, then its line. */
+static void write_job(sk_manifest_t *m, job_t *j)
 {
-	char line[LINE_MAX_LEN];
-	int n = format_body(m, s, end, file, unsealed_bytes, line, sizeof line - 120);
 	int rc;
+	/* Evidence is on the disk before the manifest says it is sealed. */
+	if (j->sync_fd >= 0) {
+		if (fdatasync(j->sync_fd) < 0 && errno != EINVAL)
+			sk_warn("telemetry: jsonl: fdatasync %s: %s", j->file, strerror(errno));
+		close(j->sync_fd);
+	}
+	if ((rc = append_line(m, j->line, j->len)) < 0) {
+		sk_err("telemetry: jsonl: cannot append to %s: %s; segment %llu (%s) is not sealed, and the "
+			"chain has a gap there", m->path, sk_strerror(rc), (unsigned long long)j->seg, j->file);
+		return;
+	}
+	if (j->end == SK_SEG_UNSEALED)
+		sk_warn("telemetry: jsonl: %s was not sealed by the run that wrote it; noted as segment %llu "
+			"(unsealed), manifest head %s", j->file, (unsigned long long)j->seg, j->head);
+	else
+		sk_info("telemetry: jsonl: sealed segment %llu (%s, %s, %llu records); manifest head %s",
+			(unsigned long long)j->seg, j->file, end_name(j->end), (unsigned long long)j->records, j->head);
+}
+
+static void *sealer_main(void *arg)
+{
+	sk_manifest_t *m = arg;
+	pthread_setname_np(pthread_self(), "sk-manifest");
+	pthread_mutex_lock(&m->mu);
+	for (;;) {
+		job_t *j = m->first;
+		if (!j) {
+			if (m->stopping)
+				break;
+			pthread_cond_wait(&m->cv, &m->mu);
+			continue;
+		}
+		m->first = j->next;
+		if (!m->first)
+			m->last = NULL;
+		pthread_mutex_unlock(&m->mu);
+		write_job(m, j);
+		free(j);
+		pthread_mutex_lock(&m->mu);
+		m->pending--;
+		pthread_cond_broadcast(&m->cv);
+	}
+	pthread_mutex_unlock(&m->mu);
+	return NULL;
+}
+
+int sk_manifest_seal(sk_manifest_t *m, sk_segment_t *s, sk_seg_end_t end, const char *file,
+	uint64_t unsealed_bytes, int sync_fd)
+{
+	job_t *j = malloc(sizeof *j + LINE_MAX_LEN);
+	uint64_t records = s ? s->records : 0;
 
 	if (s)
 		s->open = false;
-	if (n < 0 || (size_t)n >= sizeof line - 120)
+	if (!j) {
+		if (sync_fd >= 0)
+			close(sync_fd);
+		sk_err("telemetry: jsonl: out of memory: segment %llu (%s) is not sealed",
+			(unsigned long long)m->next_seg, file);
+		return -ENOMEM;
+	}
+	int n = format_body(m, s, end, file, unsealed_bytes, j->line, LINE_MAX_LEN - 120);
+	if (n < 0 || n >= LINE_MAX_LEN - 120) {
+		if (sync_fd >= 0)
+			close(sync_fd);
+		free(j);
 		return SK_ETOOBIG;
+	}
 	size_t len = (size_t)n;
 	if (m->sign) {
 		uint8_t sig[SK_SIGN_LEN];
-		sk_sign(sig, line, len, m->key);
-		memcpy(line + len, ",\"sig\":\"", 8);
+		sk_sign(sig, j->line, len, m->key);
+		memcpy(j->line + len, ",\"sig\":\"", 8);
 		len += 8;
-		len += sk_base64_encode(line + len, sizeof line - len, sig, sizeof sig);
-		line[len++] = '"';
+		len += sk_base64_encode(j->line + len, LINE_MAX_LEN - len, sig, sizeof sig);
+		j->line[len++] = '"';
 	}
-	line[len++] = '}';
+	j->line[len++] = '}';
 	uint8_t d[SK_SHA256_LEN];
-	sk_sha256(d, line, len);
-	line[len++] = '\n';
-	if ((rc = append_line(m, line, len)) < 0) {
-		sk_err("telemetry: jsonl: cannot append to %s: %s; segment %llu (%s) is not sealed",
-			m->path, sk_strerror(rc), (unsigned long long)m->next_seg, file);
-		return rc;
-	}
+	sk_sha256(d, j->line, len);
+	j->line[len++] = '\n';
+	/* The chain moves on here, in order, whatever the disk does later. */
 	sk_sha256_hex(m->head, d);
-	if (end == SK_SEG_UNSEALED)
-		sk_warn("telemetry: jsonl: %s (%llu bytes) was not sealed by the run that wrote it; "
-			"noted as segment %llu (unsealed), manifest head %s", file,
-			(unsigned long long)unsealed_bytes, (unsigned long long)m->next_seg, m->head);
+	j->len = len;
+	j->next = NULL;
+	j->sync_fd = sync_fd;
+	j->seg = m->next_seg++;
+	j->records = records;
+	j->end = end;
+	memcpy(j->head, m->head, sizeof j->head);
+	snprintf(j->file, sizeof j->file, "%s", file);
+	pthread_mutex_lock(&m->mu);
+	if (m->last)
+		m->last->next = j;
 	else
-		sk_info("telemetry: jsonl: sealed segment %llu (%s, %s, %llu records); manifest head %s",
-			(unsigned long long)m->next_seg, file, end_name(end), (unsigned long long)s->records,
-			m->head);
-	m->next_seg++;
+		m->first = j;
+	m->last = j;
+	m->pending++;
+	pthread_cond_broadcast(&m->cv);
+	pthread_mutex_unlock(&m->mu);
 	return 0;
 }

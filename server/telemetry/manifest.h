@@ -47,7 +47,8 @@ typedef struct sk_manifest sk_manifest_t;
 
 /*
  * Open (or create, mode 0640) `jsonl_path`.manifest for appending and continue its chain: the last
- * line gives the next segment number and the `prev` hash. `sign_key_path` (NULL: unsigned) names
+ * line gives the next segment number and the `prev` hash; start the thread that writes lines
+ * (sk-manifest). `sign_key_path` (NULL: unsigned) names
  * a key file (crypto.h: one base64 line, a 64-byte libsodium Ed25519 secret key), read here.
  * `keep` is the sink's, recorded in every line. Returns 0, or a negative code after logging
  * why as "file:line: message" (a last line that is cut or not a manifest line: the chain cannot
@@ -55,7 +56,8 @@ typedef struct sk_manifest sk_manifest_t;
  */
 int sk_manifest_open(const char *jsonl_path, const char *sign_key_path, unsigned keep, sk_manifest_t **out);
 
-/* Close and free; the secret key is wiped. Accepts NULL. */
+/* Write every queued line, stop the manifest's thread, close and free; the secret key is
+ * wiped. Accepts NULL. */
 void sk_manifest_free(sk_manifest_t *m);
 
 /* Start a segment in the file (dev, ino), empty so far. */
@@ -66,14 +68,19 @@ void sk_segment_start(sk_segment_t *s, dev_t dev, ino_t ino);
 void sk_segment_add(sk_segment_t *s, const char *buf, size_t n, uint64_t records);
 
 /*
- * End the segment: append its line (`file`: the file's name now, without the folder) and fsync the
- * manifest; logs "sealed segment N ..." with the manifest's new head hash. The segment is closed
- * afterwards, also when writing the line failed (then logged, and the chain has a gap that verify
- * reports). SK_SEG_UNSEALED takes `s` NULL and `unsealed_bytes`, the size of the file found.
- * Returns 0 or a negative code.
+ * End the segment: format and sign its line (`file`: the file's name now, without the folder) and
+ * queue it for the manifest's thread, which fdatasyncs `sync_fd` (the segment's file; it takes
+ * ownership and closes it; -1: nothing to sync), then appends the line and fsyncs the manifest,
+ * and logs "sealed segment N ..." with the chain's new head. Never waits for the disk. The segment
+ * is closed afterwards whatever happens; a line that cannot be written is logged, and the chain
+ * then has a gap that verify reports. SK_SEG_UNSEALED takes `s` NULL and `unsealed_bytes`, the
+ * size of the file found. Returns 0 (queued), -ENOMEM or SK_ETOOBIG.
  */
 int sk_manifest_seal(sk_manifest_t *m, sk_segment_t *s, sk_seg_end_t end, const char *file,
-	uint64_t unsealed_bytes);
+	uint64_t unsealed_bytes, int sync_fd);
+
+/* Wait until every queued line is written (tests; sk_manifest_free does it too). */
+void sk_manifest_flush(sk_manifest_t *m);
 
 /* The head of the chain: the SHA-256 (hex) of the last line written, 64 zeros before any. */
 const char *sk_manifest_head(const sk_manifest_t *m);

@@ -141,8 +141,9 @@ static void test_chain(void)
 	sk_segment_start(&seg, 1, 2);
 	sk_segment_add(&seg, text, cut, 2);
 	sk_segment_add(&seg, text + cut, off - cut, 1);
-	is_int(sk_manifest_seal(m, &seg, SK_SEG_ROTATE, "chain.jsonl.1", 0), 0, "segment 1 sealed");
+	is_int(sk_manifest_seal(m, &seg, SK_SEG_ROTATE, "chain.jsonl.1", 0, -1), 0, "segment 1 sealed");
 	ok(!seg.open, "the segment is closed");
+	sk_manifest_flush(m);
 	int n = lines_of(mpath, lines, 8);
 	is_int(n, 1, "one manifest line");
 	is_int(num(lines[0], "seg"), 1, "seg 1");
@@ -165,8 +166,8 @@ static void test_chain(void)
 
 	sk_segment_start(&seg, 1, 3);
 	sk_segment_add(&seg, text, off, 3);
-	is_int(sk_manifest_seal(m, &seg, SK_SEG_STOP, "chain.jsonl.1", 0), 0, "segment 2 sealed");
-	is_int(sk_manifest_seal(m, NULL, SK_SEG_UNSEALED, "chain.jsonl.1", 4242), 0, "an unsealed file noted");
+	is_int(sk_manifest_seal(m, &seg, SK_SEG_STOP, "chain.jsonl.1", 0, -1), 0, "segment 2 sealed");
+	is_int(sk_manifest_seal(m, NULL, SK_SEG_UNSEALED, "chain.jsonl.1", 4242, -1), 0, "an unsealed file noted");
 	sk_manifest_free(m);
 	n = lines_of(mpath, lines, 8);
 	is_int(n, 3, "three lines");
@@ -184,7 +185,7 @@ static void test_chain(void)
 	ok(m && !strcmp(sk_manifest_head(m), want), "head continues from the last line");
 	sk_segment_start(&seg, 1, 4);
 	sk_segment_add(&seg, text, off, 3);
-	sk_manifest_seal(m, &seg, SK_SEG_REOPEN, "chain.jsonl", 0);
+	sk_manifest_seal(m, &seg, SK_SEG_REOPEN, "chain.jsonl", 0, -1);
 	sk_manifest_free(m);
 	n = lines_of(mpath, lines, 8);
 	is_int(num(lines[3], "seg"), 4, "numbering continues: seg 4");
@@ -246,7 +247,7 @@ static void test_signed(void)
 	is_int(sk_manifest_open(path, kpath, 2, &m), 0, "opens with a signing key");
 	sk_segment_start(&seg, 1, 2);
 	sk_segment_add(&seg, "{\"time\":\"x\"}\n", 13, 1);
-	sk_manifest_seal(m, &seg, SK_SEG_ROTATE, "signed.jsonl.1", 0);
+	sk_manifest_seal(m, &seg, SK_SEG_ROTATE, "signed.jsonl.1", 0, -1);
 	sk_manifest_free(m);
 	is_int(lines_of(mpath, lines, 4), 1, "one line");
 	char *s = strstr(lines[0], ",\"sig\":\"");
@@ -347,6 +348,8 @@ static void test_sink(void)
 		return;
 	}
 	int before = n;
+	for (int tries = 0; tries < 100 && lines_of(mpath, lines, 64) == before; tries++)
+		usleep(50000);
 	n = lines_of(mpath, lines, 64);
 	is_int(n, before + 1, "one line more at start");
 	is_int(strcmp(field(lines[n - 1], "end", v, sizeof v), "unsealed"), 0, "end: unsealed");
@@ -359,6 +362,7 @@ static void test_sink(void)
 	/* SIGUSR1 without a move: the segment goes on. */
 	emit_n(s, 5000, 10);
 	sk_jsonl_ops.reopen(s);
+	usleep(200000);     /* a seal would be written by the manifest's thread by now */
 	is_int(lines_of(mpath, lines, 64), n, "a reopen that finds the same file seals nothing");
 	/* SIGUSR1 after logrotate moved the file: sealed as reopen, the new file is a new segment. */
 	emit_n(s, 5010, 10);
@@ -366,6 +370,8 @@ static void test_sink(void)
 	snprintf(moved, sizeof moved, "%s-moved", path);
 	rename(path, moved);
 	sk_jsonl_ops.reopen(s);
+	for (int tries = 0; tries < 100 && lines_of(mpath, lines, 64) == n; tries++)
+		usleep(50000);     /* written by the manifest's thread */
 	n = lines_of(mpath, lines, 64);
 	is_int(strcmp(field(lines[n - 1], "end", v, sizeof v), "reopen"), 0, "a moved file is sealed at reopen");
 	is_int(num(lines[n - 1], "records"), 20, "with the 20 records written before");

@@ -316,8 +316,28 @@ out:
 	return rc;
 }
 
-/* Every (day, dimension, value) with its counts: the sums of summary.json, uncut, in one table. */
-static int write_daily(const rp_report_t *r)
+/* The CSV text of a cell's value. */
+static const char *cell_csv(const rp_report_t *r, const csvtext_t *t, const rp_cell_t *c, char *num, size_t cap)
+{
+	switch (c->dim) {
+	case RP_D_ASN:
+		snprintf(num, cap, "%u", c->value);
+		return num;
+	case RP_D_DOMAIN:
+		return t->dom[c->value];
+	case RP_D_NETWORK:
+		return r->network_out[c->value];   /* a network or h:hex: never quoted */
+	default:
+		return t->str[c->value];
+	}
+}
+
+/*
+ * Every (day, dimension, value) with its counts: the sums of summary.json in one table, uncut,
+ * except networks: there can be one per victim and day, so each day (and "all") lists the first
+ * --top of them, as summary.json does.
+ */
+static int write_daily(const rp_report_t *r, const csvtext_t *t)
 {
 	const rp_agg_t *a = &r->agg;
 	FILE *f = rp_create(r, "csv/daily.csv");
@@ -333,15 +353,30 @@ static int write_daily(const rp_report_t *r)
 		for (unsigned dim = 0; dim < RP_D_N; dim++) {
 			uint64_t n;
 			const rp_cell_t *c = rp_cells(r, day, dim, &n);
+			if (dim == RP_D_NETWORK && r->top && n > r->top)
+				n = r->top;
 			for (uint64_t i = 0; i < n; i++) {
-				char key[1100];
-				rp_cell_key(r, &c[i], key, sizeof key);
-				fprintf(f, "%s,%s,", date, rp_dim_name(dim));
-				rp_csv_field(f, key);
-				fputc(',', f);
-				rp_csv_field(f, dim == RP_D_ASN ? rp_asn_name(r, c[i].value) : "");
-				fprintf(f, ",%llu,%u,%u,%u\n", (unsigned long long)c[i].c.queries,
-					c[i].c.addresses + c[i].c.subnets, c[i].c.addresses, c[i].c.subnets);
+				char num[16];
+				line_t l;
+				l.n = 0;
+				put(&l, date);
+				putc1(&l, ',');
+				put(&l, rp_dim_name(dim));
+				putc1(&l, ',');
+				put(&l, cell_csv(r, t, &c[i], num, sizeof num));
+				putc1(&l, ',');
+				if (dim == RP_D_ASN)
+					put(&l, asname_csv(r, t, c[i].value));
+				putc1(&l, ',');
+				put_u64(&l, c[i].c.queries);
+				putc1(&l, ',');
+				put_u64(&l, (uint64_t)c[i].c.addresses + c[i].c.subnets);
+				putc1(&l, ',');
+				put_u64(&l, c[i].c.addresses);
+				putc1(&l, ',');
+				put_u64(&l, c[i].c.subnets);
+				putc1(&l, '\n');
+				fwrite_unlocked(l.b, 1, l.n, f);
 			}
 		}
 	}
@@ -371,7 +406,7 @@ int rp_write_csv(const rp_report_t *r)
 	}
 	if (make_dir(r, "csv") == 0 && make_dir(r, "csv/asn") == 0 && make_dir(r, "csv/country") == 0 &&
 	    write_groups(r, &t, kv, RP_D_ASN) == 0 && write_groups(r, &t, kv, RP_D_COUNTRY) == 0 &&
-	    write_victims(r, &t) == 0 && write_daily(r) == 0)
+	    write_victims(r, &t) == 0 && write_daily(r, &t) == 0)
 		rc = 0;
 out:
 	csvtext_free(&t, r->nasn_names);

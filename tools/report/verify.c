@@ -442,8 +442,8 @@ static void changed(vstate_t *v, mline_t *m, int fi)
 	m->status = f->bytes < m->bytes ? ST_TRUNCATED : ST_ALTERED;
 }
 
-/* Pass 1: a sealed segment found intact somewhere. Elsewhere than rotation put it means files
- * were renamed or swapped. */
+/* Pass 1: a sealed segment found intact, preferably where rotation put it. Its place is judged
+ * afterwards, by order (check_order). */
 static bool match_intact(vstate_t *v, mline_t *m)
 {
 	int at = m->pos >= 0 ? file_at(v, m->pos) : -1;
@@ -452,52 +452,135 @@ static bool match_intact(vstate_t *v, mline_t *m)
 		return false;
 	v->files[fi].used = true;
 	m->found = fi;
-	m->status = m->pos >= 0 && v->files[fi].rank != m->pos ? ST_REORDERED : ST_OK;
+	m->status = ST_OK;
 	return true;
 }
 
-/* Pass 2: not found intact. The file where it should be (unless that is another segment, intact),
- * else one that starts with its first record: changed. Else gone. */
-static void match_changed(vstate_t *v, mline_t *m)
+/* An unused numbered file between the nearest older and newer segments found (their numbers
+ * bound it): when there is exactly one, it is this segment's file, whatever it holds now. This
+ * also covers names shifted by renames the manifest did not record (a crash between a rename and
+ * its line). */
+static int file_between(const vstate_t *v, size_t i)
 {
+	int older = -1, newer = -1, cand = -1, n = 0;
+	for (size_t j = i; j-- > 0;)
+		if (v->lines[j].found >= 0 && v->files[v->lines[j].found].rank >= 0) {
+			older = v->files[v->lines[j].found].rank;
+			break;
+		}
+	for (size_t j = i + 1; j < v->nlines; j++)
+		if (v->lines[j].found >= 0 && v->files[v->lines[j].found].rank >= 0) {
+			newer = v->files[v->lines[j].found].rank;
+			break;
+		}
+	for (size_t k = 0; k < v->nfiles; k++) {
+		const vfile_t *f = &v->files[k];
+		if (f->used || f->rank <= newer || (older >= 0 && f->rank >= older) || hash_of_any_line(v, f->sha))
+			continue;
+		cand = (int)k;
+		n++;
+	}
+	return n == 1 && older >= 0 ? cand : -1;
+}
+
+/* Pass 2: not found intact. The file where rotation put it (unless that is another segment,
+ * intact), else one that starts with its first record, else the one between its neighbours:
+ * changed. Else it is gone (judge_gone). */
+static void match_changed(vstate_t *v, size_t i)
+{
+	mline_t *m = &v->lines[i];
 	int at = m->pos >= 0 ? file_at(v, m->pos) : -1;
 	if (at >= 0 && !v->files[at].used && !hash_of_any_line(v, v->files[at].sha)) {
 		changed(v, m, at);
 		return;
 	}
 	int fi = file_by_first(v, m);
-	if (fi >= 0) {
+	if (fi < 0)
+		fi = file_between(v, i);
+	if (fi >= 0)
 		changed(v, m, fi);
-		return;
-	}
-	m->status = m->pos == POS_PRUNED ? ST_PRUNED : ST_MISSING;
+	else
+		m->status = ST_MISSING;
 }
 
 /* An unsealed file has no hash, only the size it had when the next run moved it aside (it is
- * never written again): it is looked for where rotation put it, else by that size. Found
- * elsewhere, the folder was rearranged: reordered, as for a sealed one. */
-static void match_unsealed(vstate_t *v, mline_t *m)
+ * never written again): looked for where rotation put it, else by that size, else between its
+ * neighbours. */
+static void match_unsealed(vstate_t *v, size_t i)
 {
-	int at = m->pos >= 0 ? file_at(v, m->pos) : -1;
-	m->status = m->pos == POS_PRUNED ? ST_PRUNED : ST_UNSEALED;
-	if (at >= 0 && !v->files[at].used && v->files[at].bytes == m->bytes) {
-		v->files[at].used = true;
-		m->found = at;
-		return;
+	mline_t *m = &v->lines[i];
+	int at = m->pos >= 0 ? file_at(v, m->pos) : -1, fi = -1;
+	m->status = ST_UNSEALED;
+	if (at >= 0 && !v->files[at].used && v->files[at].bytes == m->bytes)
+		fi = at;
+	for (size_t k = 0; fi < 0 && k < v->nfiles; k++)
+		if (!v->files[k].used && v->files[k].bytes == m->bytes && !hash_of_any_line(v, v->files[k].sha))
+			fi = (int)k;
+	if (fi < 0)
+		fi = file_between(v, i);
+	if (fi < 0 && at >= 0 && !v->files[at].used && !hash_of_any_line(v, v->files[at].sha))
+		fi = at;
+	if (fi >= 0) {
+		v->files[fi].used = true;
+		m->found = fi;
+	} else {
+		m->status = ST_MISSING;
 	}
-	for (size_t i = 0; i < v->nfiles; i++) {
-		vfile_t *f = &v->files[i];
-		if (!f->used && f->bytes == m->bytes && !hash_of_any_line(v, f->sha)) {
-			f->used = true;
-			m->found = (int)i;
-			if (m->pos >= 0 && f->rank != m->pos)
-				m->status = ST_REORDERED;
-			return;
+}
+
+/*
+ * Order: rotation only ever moves every file up by one, so older segments have higher numbers,
+ * whatever the names the replay expects (a rename the manifest did not record, after a crash,
+ * shifts names but not order). Two segments whose files are in the wrong order were swapped or
+ * renamed: both are reordered.
+ */
+static void check_order(vstate_t *v)
+{
+	for (size_t i = 0; i < v->nlines; i++) {
+		mline_t *a = &v->lines[i];
+		if (a->found < 0 || v->files[a->found].rank < 0)
+			continue;
+		for (size_t j = i + 1; j < v->nlines; j++) {
+			mline_t *b = &v->lines[j];
+			if (b->found < 0 || v->files[b->found].rank < 0)
+				continue;
+			if (v->files[a->found].rank > v->files[b->found].rank)
+				continue;
+			if (a->status == ST_OK || a->status == ST_UNSEALED)
+				a->status = ST_REORDERED;
+			if (b->status == ST_OK || b->status == ST_UNSEALED)
+				b->status = ST_REORDERED;
 		}
 	}
-	if (at >= 0 && !v->files[at].used) {
-		v->files[at].used = true;
-		m->found = at;
+}
+
+/*
+ * A segment not found at all: deleted by rotation (pruned) when the replay says so, or when it is
+ * older than every segment found and the rotation window is full (a file numbered `keep` exists:
+ * anything older was pushed out, even if a crash left a rename unrecorded). Else missing.
+ */
+static void judge_gone(vstate_t *v)
+{
+	size_t oldest_found = v->nlines;
+	unsigned keep = 0;
+	bool full = false;
+	for (size_t i = 0; i < v->nlines; i++) {
+		if (v->lines[i].found >= 0 && oldest_found == v->nlines)
+			oldest_found = i;
+		if (renames(&v->lines[i]))
+			keep = v->lines[i].keep;
+	}
+	for (size_t k = 0; k < v->nfiles; k++)
+		full |= keep && v->files[k].rank == (int)keep;
+	for (size_t i = 0; i < v->nlines; i++) {
+		mline_t *m = &v->lines[i];
+		if (m->status != ST_MISSING)
+			continue;
+		if (m->pos == POS_PRUNED || (i < oldest_found && full)) {
+			m->status = ST_PRUNED;
+			if (m->pos != POS_PRUNED)
+				m->pruned_keep = (int)keep;
+		}
 	}
 }
 
@@ -512,11 +595,13 @@ static int match_all(vstate_t *v)
 			pending[i] = true;
 	for (size_t i = 0; i < v->nlines; i++) {
 		if (!v->lines[i].has_sha)
-			match_unsealed(v, &v->lines[i]);
+			match_unsealed(v, i);
 		else if (pending[i])
-			match_changed(v, &v->lines[i]);
+			match_changed(v, i);
 	}
 	free(pending);
+	check_order(v);
+	judge_gone(v);
 	return 0;
 }
 
@@ -537,11 +622,8 @@ static void print_segment(vstate_t *v, const mline_t *m)
 		printf("pruned: deleted by rotation (keep %d), as the manifest shows\n", m->pruned_keep);
 		break;
 	case ST_UNSEALED:
-		if (f)
-			printf("unsealed: left by a run that did not seal it (%llu bytes at the next start, %llu now); "
-				"not evidence-checked\n", m->bytes, f->bytes);
-		else
-			printf("unsealed: left by a run that did not seal it; not found\n");
+		printf("unsealed: left by a run that did not seal it (%llu bytes at the next start, %llu now); "
+			"not evidence-checked\n", m->bytes, f->bytes);
 		break;
 	case ST_ALTERED:
 		printf("ALTERED: SHA-256 differs (%llu bytes and %llu records now, %llu and %llu sealed)\n",
@@ -552,13 +634,16 @@ static void print_segment(vstate_t *v, const mline_t *m)
 			m->records);
 		break;
 	case ST_MISSING:
-		if (m->pos >= 0)
+		if (!m->has_sha)
+			printf("MISSING: an unsealed file of %llu bytes, expected as %s\n", m->bytes, expect);
+		else if (m->pos >= 0)
 			printf("MISSING: expected as %s (%llu records, %s .. %s)\n", expect, m->records, m->first, m->last);
 		else
 			printf("MISSING: sealed at %s as %s and moved; no file here has its content\n", m->end, m->file);
 		break;
 	case ST_REORDERED:
-		printf("REORDERED: its content is in %s, rotation put it at %s\n", f->name, expect);
+		printf("REORDERED: its content is in %s, out of order with the segments around it (rotation put "
+			"it at %s)\n", f->name, expect);
 		break;
 	}
 }
