@@ -104,7 +104,10 @@ def test_summary_json(dataset, plain):
     assert asn[29518] == "Bredband2 AB" and asn[209] == "CenturyLink Communications, LLC" and asn[0] == ""
     nets = {x["key"]: x["victims"] for x in s["totals"]["top_networks"]}
     assert nets["89.160.20.0/24"] == 2 and nets["10.1.0.0/16"] == 1 and nets["2a02:1234:5678::/48"] == 1
-    assert "3 records" not in plain["stderr"] and "not a telemetry record" in plain["stderr"]
+    bad = re.findall(r"events\.jsonl\.1:(\d+): not a telemetry record, skipped", plain["stderr"])
+    assert len(bad) == 3, plain["stderr"]
+    lines = (dataset["dir"] / "events.jsonl.1").read_text(encoding="utf-8").split("\n")
+    assert {lines[int(n) - 1] for n in bad} == set(dataset["junk"]) - {""}, "the named lines are the junk ones"
 
 
 # -- notification files -------------------------------------------------------------------------
