@@ -237,8 +237,9 @@ class Server:
         return total
 
     def tel_paths(self):
-        # a file and the rotated files beside it (events.jsonl.1, .2 ...)
-        return [q for p in self.tel_files for q in [p] + sorted(glob.glob(glob.escape(p) + '.*'))]
+        # a file and the rotated files beside it (events.jsonl.1, .2 ...), not its manifest
+        return [q for p in self.tel_files for q in [p] + sorted(glob.glob(glob.escape(p) + '.*'))
+                if not q.endswith('.manifest')]
 
     def tel_bytes(self):
         total = 0
@@ -324,7 +325,8 @@ class Sinkholed(Server):
                 self.tel_files.append(p)
                 # Rotation as deployed (the default 256 MiB): appending to one file of gigabytes
                 # costs ext4 more CPU per byte than to files of 256 MiB. Nothing is deleted.
-                c += f'  jsonl: {{path: {p}, rotate_mb: 256, keep: 1000}}\n'
+                m = ', manifest: true' if 'manifest' in telemetry else ''
+                c += f'  jsonl: {{path: {p}, rotate_mb: 256, keep: 1000{m}}}\n'
             if 'dnstap' in telemetry:
                 p = os.path.join(self.dir, 'events.tap')
                 self.tel_files.append(p)
@@ -485,6 +487,8 @@ def make_server(name, port, tmp, args):
         return Sinkholed(name, port, tmp, args, telemetry={'jsonl', 'geo'})
     if name == 'sinkholed-jsonl':
         return Sinkholed(name, port, tmp, args, telemetry={'jsonl'})
+    if name == 'sinkholed-jsonl-geo-manifest':
+        return Sinkholed(name, port, tmp, args, telemetry={'jsonl', 'geo', 'manifest'})
     if name == 'sinkholed-dnstap':
         return Sinkholed(name, port, tmp, args, telemetry={'dnstap'})
     if name == 'knot':
@@ -729,7 +733,9 @@ def print_checks(runs, suite, mixes, servers, out=sys.stdout):
     if suite == 'telemetry':
         for mix in mixes:
             for a, b, target in (('sinkholed-jsonl-geo', 'knot-dnstap', 1.0), ('sinkholed-jsonl-geo', 'sinkholed', 1.2),
-                                 ('sinkholed-dnstap', 'knot-dnstap', None), ('sinkholed-dnstap', 'sinkholed', 1.2)):
+                                 ('sinkholed-dnstap', 'knot-dnstap', None), ('sinkholed-dnstap', 'sinkholed', 1.2),
+                                 ('sinkholed-jsonl-geo-manifest', 'sinkholed', 1.2),
+                                 ('sinkholed-jsonl-geo-manifest', 'sinkholed-jsonl-geo', None)):
                 if a in servers and b in servers:
                     c, xs = ratio_of(runs, mix, a, b)
                     if c is None:
@@ -853,7 +859,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--suite', choices=sorted(SUITES), default='servers')
     ap.add_argument('--servers', help='comma-separated, in run order (default: the suite\'s); known: reflector, '
-                    'sinkholed, sinkholed-jsonl-geo, sinkholed-jsonl, sinkholed-dnstap, knot, knot-dnstap, nsd')
+                    'sinkholed, sinkholed-jsonl-geo, sinkholed-jsonl, sinkholed-jsonl-geo-manifest, sinkholed-dnstap, '
+                    'knot, knot-dnstap, nsd')
     ap.add_argument('--mixes', help='comma-separated (default: the suite\'s); known: ' + ', '.join(MIXES))
     ap.add_argument('--rounds', type=int, default=4)
     ap.add_argument('--seconds', type=int, default=5, help='dnsperf -l per run')

@@ -5,10 +5,10 @@
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 build="build-essential pkg-config meson ninja-build libuv1-dev libldns-dev libyaml-dev libmaxminddb-dev
-       libsodium-dev libfstrm-dev libprotobuf-c-dev protobuf-c-compiler libnats-dev"
+       libsodium-dev libfstrm-dev libprotobuf-c-dev protobuf-c-compiler libnats-dev zlib1g-dev python3"
 test="clang libclang-rt-14-dev knot knot-dnsutils dnsutils ldnsutils dnsperf python3-dnspython python3-pytest
       nsd iproute2 mmdb-bin procps fstrm-bin golang-github-dnstap-golang-dnstap-cli knot-module-dnstap
-      curl prometheus systemd valgrind nats-server"
+      curl prometheus systemd valgrind nats-server chromium"
 pkgs=$build
 [ "${1:-}" = "--test" ] && pkgs="$build $test"
 sudo=""

@@ -473,6 +473,8 @@ static void check_chroot(ctx_t *ctx, sk_conf_t *conf)
 	}
 	if (conf->telemetry.jsonl && conf->telemetry.jsonl->path)
 		chroot_path(ctx, root, &conf->telemetry.jsonl->path);
+	if (conf->telemetry.jsonl && conf->telemetry.jsonl->sign_key)
+		chroot_path(ctx, root, &conf->telemetry.jsonl->sign_key);
 	if (conf->telemetry.dnstap && conf->telemetry.dnstap->path)
 		chroot_path(ctx, root, &conf->telemetry.dnstap->path);
 	if (conf->telemetry.nats && conf->telemetry.nats->spool_path)
@@ -722,8 +724,10 @@ void sk_conf_free(sk_conf_t *conf)
 		free(conf->listen[i].text);
 	free(conf->listen);
 	free(conf->cpus);
-	if (conf->telemetry.jsonl)
+	if (conf->telemetry.jsonl) {
 		free(conf->telemetry.jsonl->path);
+		free(conf->telemetry.jsonl->sign_key);
+	}
 	free(conf->telemetry.jsonl);
 	if (conf->telemetry.dnstap)
 		free(conf->telemetry.dnstap->path);

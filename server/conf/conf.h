@@ -43,6 +43,8 @@ typedef struct sk_jsonl_conf {
 	char *path;             /* resolved like zone files */
 	unsigned rotate_mb;     /* rotate when the file reaches this size; default 256 (0: never) */
 	unsigned keep;          /* rotated files kept (path.1 ... path.N); default 20 */
+	bool manifest;          /* seal each finished file into path.manifest (hash chain) */
+	char *sign_key;         /* Ed25519 secret key file to sign manifest lines with, or NULL */
 } sk_jsonl_conf_t;
 
 typedef enum { SK_DNSTAP_FILE = 0, SK_DNSTAP_UNIX, SK_DNSTAP_TCP } sk_dnstap_mode_t;

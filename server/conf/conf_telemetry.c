@@ -20,7 +20,30 @@ static const field_t jsonl_fields[] = {
 	{ "path", sk_cf_parse_path, JSONL_OFF(path), 0, 0, true, "the path of the JSON lines file" },
 	{ "rotate_mb", sk_cf_parse_uint, JSONL_OFF(rotate_mb), 0, 1048576, false, NULL },
 	{ "keep", sk_cf_parse_uint, JSONL_OFF(keep), 0, 1000, false, NULL },
+	{ "manifest", sk_cf_parse_bool, JSONL_OFF(manifest), 0, 0, false, NULL },
+	{ "sign_key", sk_cf_parse_path, JSONL_OFF(sign_key), 0, 0, false, NULL },
 };
+
+/* A manifest records file names as JSON strings written without escaping, and renames files to
+ * rotate them: both are checked here, with the line, rather than found out at start. */
+static void check_manifest(ctx_t *ctx, const char *where, yaml_node_t *val, const sk_jsonl_conf_t *j)
+{
+	if (j->sign_key && !j->manifest)
+		sk_cf_error(ctx, val, "%s: sign_key signs the manifest: it needs manifest: true", where);
+	if (!j->manifest)
+		return;
+	if (j->keep == 0)
+		sk_cf_error(ctx, val, "%s: manifest: true needs keep >= 1 (keep: 0 deletes each sealed "
+			"file as it is rotated)", where);
+	const char *base = j->path ? strrchr(j->path, '/') : NULL;
+	base = base ? base + 1 : j->path;
+	for (const char *p = base; p && *p; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 || *p == 0x7f) {
+			sk_cf_error(ctx, val, "%s: with manifest: true the file name '%s' must not hold quotes, "
+				"backslashes or control characters", where, base);
+			break;
+		}
+}
 
 static void parse_jsonl(ctx_t *ctx, const char *where, yaml_node_t *val, const field_t *f, void *obj)
 {
@@ -33,6 +56,7 @@ static void parse_jsonl(ctx_t *ctx, const char *where, yaml_node_t *val, const f
 	tc->jsonl->rotate_mb = DEFAULT_JSONL_ROTATE_MB;
 	tc->jsonl->keep = DEFAULT_JSONL_KEEP;
 	sk_cf_parse_map(ctx, where, val, jsonl_fields, sizeof jsonl_fields / sizeof *jsonl_fields, tc->jsonl);
+	check_manifest(ctx, where, val, tc->jsonl);
 }
 
 /* dnstap is parsed into this, so that the destinations given can be counted: exactly one. */

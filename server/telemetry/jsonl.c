@@ -1,4 +1,5 @@
-/* jsonl.c -- the JSON lines sink: buffered appends, size rotation, reopen, and losing data loudly */
+/* jsonl.c -- the JSON lines sink: buffered appends, size rotation, reopen, losing data loudly, and
+ * (with `manifest`) sealing every file it finishes into a hash chain */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "telemetry/jsonl.h"
+#include "telemetry/manifest.h"
 #include "telemetry/sinks.h"
 #include "util/err.h"
 #include "util/fdio.h"
@@ -34,25 +36,21 @@ typedef struct jsonl {
 	uint64_t recoveries;    /* times writing worked again after failing */
 	bool said_too_big;
 	sk_jsonl_clock_t clock;
+	sk_manifest_t *man;     /* NULL without `manifest` */
+	sk_segment_t seg;       /* the segment being written (with the manifest) */
+	const char *base;       /* path's last part, the name segments are recorded under */
+	int old_fd;             /* a finished segment's file, kept open until its seal syncs it; -1 */
 } jsonl_t;
 
-/* Open (or create) the file for appending, mode 0640 whatever the umask, and learn its size so
- * that rotation counts what an earlier run already wrote. */
-static int open_file(jsonl_t *j)
+static int open_file(jsonl_t *j, sk_seg_end_t why);
+
+/* "base" or "base.N" into out. */
+static void rotated_name(const jsonl_t *j, unsigned i, char *out, size_t cap)
 {
-	struct stat st;
-	int fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, FILE_MODE);
-	if (fd < 0)
-		return -errno;
-	/* fchmod only a regular file: the path may name a device or a FIFO on purpose. */
-	if (fstat(fd, &st) < 0 || (S_ISREG(st.st_mode) && fchmod(fd, FILE_MODE) < 0)) {
-		int rc = -errno;
-		close(fd);
-		return rc;
-	}
-	j->fd = fd;
-	sk_pagecache_init(&j->pc, (uint64_t)st.st_size);
-	return 0;
+	if (i)
+		snprintf(out, cap, "%s.%u", j->base, i);
+	else
+		snprintf(out, cap, "%s", j->base);
 }
 
 static void close_file(jsonl_t *j)
@@ -62,16 +60,13 @@ static void close_file(jsonl_t *j)
 	j->fd = -1;
 }
 
-/* path -> path.1 -> ... -> path.keep; renaming onto path.keep replaces (deletes) the oldest. */
-static int rotate(jsonl_t *j)
+/* path -> path.1 -> ... -> path.keep; renaming onto path.keep replaces (deletes) the oldest.
+ * tools/report/verify.c follows the same steps to know where each sealed segment is now. */
+static void shift_files(jsonl_t *j)
 {
 	size_t n = strlen(j->path) + 16;
 	char from[n], to[n];
 
-	/* The finished file leaves the cache too (what is still being written out stays). */
-	if (j->fd >= 0)
-		sk_pagecache_drop(j->fd);
-	close_file(j);
 	if (j->keep == 0) {
 		if (unlink(j->path) < 0 && errno != ENOENT)
 			sk_warn("telemetry: jsonl: cannot remove %s to rotate it: %s", j->path, strerror(errno));
@@ -86,7 +81,110 @@ static int rotate(jsonl_t *j)
 		if (rename(from, to) < 0 && errno != ENOENT)
 			sk_warn("telemetry: jsonl: cannot rename %s to %s: %s", from, to, strerror(errno));
 	}
-	return open_file(j);
+}
+
+/* The segment's line goes to the manifest's thread with the old file, if still open, to sync. */
+static void seal(jsonl_t *j, sk_seg_end_t end, unsigned index)
+{
+	char name[strlen(j->base) + 16];
+	rotated_name(j, index, name, sizeof name);
+	sk_manifest_seal(j->man, &j->seg, end, name, 0, j->old_fd);
+	j->old_fd = -1;
+}
+
+/* Keep the file open for its seal (the sync happens off this thread) instead of closing it. */
+static void retire_file(jsonl_t *j)
+{
+	if (j->old_fd >= 0)
+		close(j->old_fd);
+	j->old_fd = j->fd;
+	j->fd = -1;
+}
+
+/*
+ * With the manifest, a segment is a whole file. The file just opened (st) either continues the
+ * segment being written (the same file, the size we wrote: after a failed write, or a SIGUSR1 that
+ * moved nothing), or the segment ends here (`why`) and a new one starts. A non-empty file that
+ * is not ours (left by a run that died before sealing it, or put there by someone else) is
+ * renamed out of the way and noted as unsealed, so that the new segment starts at byte 0.
+ */
+static int begin_segment(jsonl_t *j, const struct stat *st, sk_seg_end_t why)
+{
+	if (j->seg.open) {
+		if (st->st_dev == j->seg.dev && st->st_ino == j->seg.ino && (uint64_t)st->st_size == j->seg.bytes)
+			return 0;
+		if (j->seg.records)
+			seal(j, why, 0);
+		j->seg.open = false;
+	}
+	if (st->st_size > 0) {
+		char name[strlen(j->base) + 16];
+		struct stat again;
+		close_file(j);
+		shift_files(j);
+		rotated_name(j, 1, name, sizeof name);
+		sk_manifest_seal(j->man, NULL, SK_SEG_UNSEALED, name, (uint64_t)st->st_size, -1);
+		int fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, FILE_MODE);
+		if (fd < 0)
+			return -errno;
+		if (fstat(fd, &again) < 0 || fchmod(fd, FILE_MODE) < 0 || again.st_size > 0) {
+			int rc = again.st_size > 0 ? -EEXIST : -errno;
+			close(fd);
+			return rc;
+		}
+		j->fd = fd;
+		sk_pagecache_init(&j->pc, 0);
+		sk_segment_start(&j->seg, again.st_dev, again.st_ino);
+		return 0;
+	}
+	sk_segment_start(&j->seg, st->st_dev, st->st_ino);
+	return 0;
+}
+
+/* Open (or create) the file for appending, mode 0640 whatever the umask, and learn its size so
+ * that rotation counts what an earlier run already wrote. With the manifest, `why` is how the
+ * segment being written ends if this is another file. */
+static int open_file(jsonl_t *j, sk_seg_end_t why)
+{
+	struct stat st;
+	int fd = open(j->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, FILE_MODE);
+	if (fd < 0)
+		return -errno;
+	/* fchmod only a regular file: the path may name a device or a FIFO on purpose. */
+	if (fstat(fd, &st) < 0 || (S_ISREG(st.st_mode) && fchmod(fd, FILE_MODE) < 0)) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	if (j->man && !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;    /* said at open: a manifest needs files it can rename */
+	}
+	j->fd = fd;
+	sk_pagecache_init(&j->pc, (uint64_t)st.st_size);
+	if (j->man) {
+		int rc = begin_segment(j, &st, why);
+		if (rc < 0)
+			close_file(j);
+		return rc;
+	}
+	return 0;
+}
+
+static int rotate(jsonl_t *j)
+{
+	bool sealing = j->man && j->seg.open && j->seg.records && j->fd >= 0;
+	/* The finished file leaves the cache too (what is still being written out stays). */
+	if (j->fd >= 0)
+		sk_pagecache_drop(j->fd);
+	if (sealing)
+		retire_file(j);
+	else
+		close_file(j);
+	shift_files(j);
+	if (sealing)
+		seal(j, SK_SEG_ROTATE, j->keep ? 1 : 0);
+	return open_file(j, SK_SEG_LOST);
 }
 
 static uint64_t count_lines(const char *p, size_t n)
@@ -142,7 +240,7 @@ static int write_out(jsonl_t *j)
 
 	if (j->len == 0)
 		return 0;
-	if (j->fd < 0 && (rc = open_file(j)) < 0)
+	if (j->fd < 0 && (rc = open_file(j, SK_SEG_LOST)) < 0)
 		goto fail;
 	while (off < j->len) {
 		size_t n = j->len - off;
@@ -163,6 +261,8 @@ static int write_out(jsonl_t *j)
 			goto fail;
 		}
 		uint64_t recs = off + n == j->len ? j->nrec - done : count_lines(j->buf + off, n);
+		if (j->man)
+			sk_segment_add(&j->seg, j->buf + off, n, recs);
 		sk_pagecache_wrote(&j->pc, j->fd, n);
 		j->written += recs;
 		done += recs;
@@ -188,18 +288,30 @@ static int jsonl_open(void **state, const void *conf)
 	if (!j)
 		return -ENOMEM;
 	j->fd = -1;
+	j->old_fd = -1;
 	j->limit = (uint64_t)c->rotate_mb << 20;
 	j->keep = c->keep;
 	if (!(j->path = strdup(c->path)) || !(j->buf = malloc(BUF_SIZE)))
 		goto fail;
+	j->base = strrchr(j->path, '/') ? strrchr(j->path, '/') + 1 : j->path;
+	if (c->manifest && (rc = sk_manifest_open(c->path, c->sign_key, c->keep, &j->man)) < 0)
+		goto fail;
 	/* At start a file that cannot be opened is an error to fix now, not to retry forever. */
-	if ((rc = open_file(j)) < 0) {
-		sk_err("telemetry: jsonl: cannot open %s: %s", c->path, sk_strerror(rc));
+	if ((rc = open_file(j, SK_SEG_LOST)) < 0) {
+		if (rc == -EINVAL && j->man)
+			sk_err("telemetry: jsonl: %s is not a regular file: a manifest needs files it can "
+				"rotate", c->path);
+		else if (rc == -EEXIST)
+			sk_err("telemetry: jsonl: %s could not be moved out of the way of a new segment",
+				c->path);
+		else
+			sk_err("telemetry: jsonl: cannot open %s: %s", c->path, sk_strerror(rc));
 		goto fail;
 	}
 	*state = j;
 	return 0;
 fail:
+	sk_manifest_free(j->man);
 	free(j->buf);
 	free(j->path);
 	free(j);
@@ -233,7 +345,7 @@ static int jsonl_flush(void *state)
 {
 	jsonl_t *j = state;
 	if (j->len == 0 && j->fd < 0) {
-		int rc = open_file(j);
+		int rc = open_file(j, SK_SEG_LOST);
 		if (rc == 0)
 			note_success(j);
 		return rc;
@@ -242,14 +354,25 @@ static int jsonl_flush(void *state)
 }
 
 /* Whatever is buffered goes to the old file; then the path is opened anew (logrotate moved the
- * old one away). Rotation is not ours to do here. */
+ * old one away). Rotation is not ours to do here. With the manifest the old file's segment is
+ * sealed, unless the path still names that same file (nothing was moved). */
 static int jsonl_reopen(void *state)
 {
 	jsonl_t *j = state;
 	int rc;
 	write_out(j);
-	close_file(j);
-	if ((rc = open_file(j)) < 0)
+	/* If the path now names another file, the old one is sealed (and synced) by open_file. */
+	if (j->man && j->fd >= 0 && j->seg.records)
+		retire_file(j);
+	else
+		close_file(j);
+	rc = open_file(j, SK_SEG_REOPEN);
+	if (j->old_fd >= 0) {
+		/* The same file: the segment goes on, nothing to seal. */
+		close(j->old_fd);
+		j->old_fd = -1;
+	}
+	if (rc < 0)
 		sk_err("telemetry: jsonl: cannot reopen %s: %s; trying again at the next flush", j->path,
 			sk_strerror(rc));
 	return rc;
@@ -261,9 +384,24 @@ static void jsonl_close(void *state, sk_sink_stats_t *final)
 	if (!j)
 		return;
 	write_out(j);
+	/* With the manifest the last segment is sealed (its seal syncs it) and moved to path.1, so
+	 * that the next start finds no file at path and every segment it writes starts empty. */
+	if (j->man && j->seg.open && j->seg.records) {
+		if (j->fd >= 0) {
+			retire_file(j);
+			shift_files(j);
+			seal(j, SK_SEG_STOP, j->keep ? 1 : 0);
+		} else {
+			seal(j, SK_SEG_LOST, 0);
+		}
+	}
 	if (j->fd >= 0 && fsync(j->fd) < 0 && errno != EINVAL)
 		sk_warn("telemetry: jsonl: fsync %s: %s", j->path, strerror(errno));
 	close_file(j);
+	if (j->old_fd >= 0)
+		close(j->old_fd);
+	/* Waits for the manifest's thread to write every queued line. */
+	sk_manifest_free(j->man);
 	if (final)
 		*final = (sk_sink_stats_t){ .written = j->written, .failed = j->failed,
 			.reconnects = j->recoveries };

@@ -259,7 +259,8 @@ static bool same_str(const char *a, const char *b)
 
 static bool same_jsonl(const sk_jsonl_conf_t *a, const sk_jsonl_conf_t *b)
 {
-	return same_str(a->path, b->path) && a->rotate_mb == b->rotate_mb && a->keep == b->keep;
+	return same_str(a->path, b->path) && a->rotate_mb == b->rotate_mb && a->keep == b->keep &&
+		a->manifest == b->manifest && same_str(a->sign_key, b->sign_key);
 }
 
 static bool same_dnstap(const sk_dnstap_conf_t *a, const sk_dnstap_conf_t *b)
@@ -276,7 +277,9 @@ static int keep_fixed(fixed_t *f, const sk_telemetry_conf_t *tc)
 	if (tc->jsonl) {
 		f->has_jsonl = true;
 		f->jsonl = *tc->jsonl;
-		if (!(f->jsonl.path = strdup(tc->jsonl->path)))
+		f->jsonl.sign_key = NULL;
+		if (!(f->jsonl.path = strdup(tc->jsonl->path)) ||
+		    (tc->jsonl->sign_key && !(f->jsonl.sign_key = strdup(tc->jsonl->sign_key))))
 			return -ENOMEM;
 	}
 	if (tc->dnstap) {
@@ -292,8 +295,10 @@ static int keep_fixed(fixed_t *f, const sk_telemetry_conf_t *tc)
 
 static void free_fixed(fixed_t *f)
 {
-	if (f->has_jsonl)
+	if (f->has_jsonl) {
 		free(f->jsonl.path);
+		free(f->jsonl.sign_key);
+	}
 	if (f->has_dnstap)
 		free(f->dnstap.path);
 	sk_nats_conf_free(f->nats);

@@ -276,6 +276,9 @@ static void test_telemetry(void)
 		ok(str_is(c->telemetry.jsonl->path, want), "jsonl.path resolved against the config folder");
 		is_int(c->telemetry.jsonl->rotate_mb, 0, "jsonl.rotate_mb 0 (never)");
 		is_int(c->telemetry.jsonl->keep, 3, "jsonl.keep");
+		ok(c->telemetry.jsonl->manifest, "jsonl.manifest");
+		snprintf(want, sizeof want, "%s/conf/keys/sign.key", datadir);
+		ok(str_is(c->telemetry.jsonl->sign_key, want), "jsonl.sign_key resolved against the config folder");
 	}
 	ok(c->telemetry.dnstap != NULL, "dnstap configured");
 	if (c->telemetry.dnstap) {
@@ -660,6 +663,10 @@ static const struct bad bad_configs[] = {
 	{ "bad_telemetry.yaml", SK_EPARSE, 13, 13, "telemetry: unknown key 'sink', expected one of: ring_size, flush_ms, stats_interval_s, jsonl, dnstap, nats" },
 	{ "bad_telemetry.yaml", SK_EPARSE, 13, 15, "geoip.city: expected a file path, got ''" },
 	{ "bad_telemetry.yaml", SK_EPARSE, 13, 16, "geoip: unknown key 'country', expected one of: city, asn" },
+	{ "bad_manifest.yaml", SK_EPARSE, 2, 4, "telemetry.jsonl.manifest: expected true or false, got 'maybe'" },
+	{ "bad_manifest.yaml", SK_EPARSE, 2, 4, "telemetry.jsonl: sign_key signs the manifest: it needs manifest: true" },
+	{ "bad_manifest_keep.yaml", SK_EPARSE, 2, 4, "telemetry.jsonl: manifest: true needs keep >= 1" },
+	{ "bad_manifest_keep.yaml", SK_EPARSE, 2, 4, "telemetry.jsonl: with manifest: true the file name 'a\"b.jsonl' must not hold quotes" },
 	{ "bad_dnstap.yaml", SK_EPARSE, 3, 4, "telemetry.dnstap: missing destination, expected one of file, unix or tcp" },
 	{ "bad_dnstap.yaml", SK_EPARSE, 3, 5, "telemetry.jsonl: expected a mapping of keys, got '/var/log/events.jsonl'" },
 	{ "bad_dnstap.yaml", SK_EPARSE, 3, 6, "geoip: expected a mapping of keys, got a list" },
