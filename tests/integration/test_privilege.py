@@ -89,9 +89,6 @@ class PrivServer(sk.SinkServer):
     def addr(self, family=4):
         return ADDR
 
-    def _answers(self):
-        return False
-
     def start(self, timeout=10.0):
         old = os.umask(self.umask) if self.umask is not None else None
         try:

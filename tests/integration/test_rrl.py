@@ -39,7 +39,7 @@ def rrl_yaml(**keys):
 
 
 class RrlServer(tm.TmServer):
-    """A TmServer (readiness from the log: no probe query spoils the counts) with an `rrl`
+    """A TmServer with an `rrl`
     section, or other raw text, appended to its config; change `rrl` and reload to apply."""
 
     def __init__(self, workdir, rrl="", **kw):

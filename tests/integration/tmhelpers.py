@@ -115,8 +115,7 @@ def telemetry_yaml(tel, geoip):
 
 class TmServer(sk.SinkServer):
     """A SinkServer whose config also has telemetry/geoip sections and optional extra listen
-    addresses. Readiness comes from the log's `ready` line only: the base class's probe query
-    would itself become a telemetry record and spoil exact counts."""
+    addresses."""
 
     def __init__(self, workdir, zones=None, telemetry=None, geoip=None, listen_extra=(), **conf):
         super().__init__(workdir, zones=zones if zones is not None else TM_ZONES, **conf)
@@ -132,9 +131,6 @@ class TmServer(sk.SinkServer):
             text = re.sub(r"^(  listen: \[)(.*)\]$", lambda m: f"{m.group(1)}{m.group(2)}, {extra}]",
                           text, count=1, flags=re.M)
         self.conf.write_text(text + telemetry_yaml(self.telemetry, self.geoip))
-
-    def _answers(self):
-        return False
 
     def start(self, timeout=10.0):
         try:
