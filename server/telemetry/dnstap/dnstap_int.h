@@ -106,15 +106,21 @@ void sk_dnstap_head_fini(sk_dnstap_head_t *h);
 /* One Dnstap payload ready to be written: sk_dnstap_prepare() fills it and sizes it (`len`), so
  * the caller can find room for it, then sk_dnstap_write() packs it there. It points into the
  * record, `extra` and `head`, which must stay as they are in between. */
+/* The largest packed Message: a query of SK_EV_QUERY_MAX bytes, a reply of a header and a
+ * question, a zone of 255, two IPv6 addresses, ports, times and the enums, with their tags and
+ * lengths (about 1,150 bytes). */
+#define SK_DNSTAP_MESSAGE_MAX 1536
+
 typedef struct sk_dnstap_msg {
 	Dnstap__Message m;
 	const sk_dnstap_head_t *head;
 	const char *extra;
 	size_t extra_len;
-	size_t mlen;                    /* the packed Message */
+	size_t mlen;                    /* the packed Message, in `packed` */
 	size_t len;                     /* the whole payload */
 	uint8_t reply[SK_HDR_LEN + 255 + 4];
 	uint8_t zone[255];
+	uint8_t packed[SK_DNSTAP_MESSAGE_MAX];
 } sk_dnstap_msg_t;
 
 /* Prepare the payload of `kind` for `rec`, with `extra` (extra_len bytes, may be 0) as its extra
