@@ -48,9 +48,9 @@
  * the queue and logs the final counts.
  *
  * Delivery to a file (file:). A file never makes the writer wait for a reader, so it is written by
- * the telemetry thread itself (dnstap/direct.c): emit() packs the record's frames into a batch of
- * up to 256 KiB or 512 frames, written with one writev when full and at every flush() (at least
- * every telemetry.flush_ms). A record is never split between batches; a batch is written or
+ * the telemetry thread itself (dnstap/direct.c): emit() packs the record's data frames (length and
+ * payload) into a batch of up to 1 MiB, written with one write when full and at every flush() (at
+ * least every telemetry.flush_ms); libfstrm's writer writes the START and STOP frames. A record is never split between batches; a batch is written or
  * failed whole. A write error (full disk) closes the file and counts the batch failed; the file is
  * reopened after the same pauses as a socket. The file is kept out of the page cache
  * (util/pagecache.h).

@@ -80,6 +80,11 @@ int sk_dtio_preopen(sk_dtio_t *io);
  * READY/ACCEPT handshake) and unidirectional for a file. NULL on failure. `io` must outlive it. */
 struct fstrm_writer *sk_dtio_writer(sk_dtio_t *io);
 
+/* Write data frames already framed (each a 32-bit big-endian length and the payload) to a file
+ * destination whose writer is open, as the writer's own writes go: a failure closes it and
+ * counts as an outage. 0 or -EIO. */
+int sk_dtio_write_frames(sk_dtio_t *io, const void *frames, size_t len);
+
 /* Room for the extra JSON; a record whose JSON would be longer gets {"seq":N} (see message.c). */
 #define SK_DNSTAP_EXTRA_MAX 16384
 
@@ -103,14 +108,14 @@ typedef struct sk_dnstap_head {
 
 void sk_dnstap_head_fini(sk_dnstap_head_t *h);
 
-/* One Dnstap payload ready to be written: sk_dnstap_prepare() fills it and sizes it (`len`), so
- * the caller can find room for it, then sk_dnstap_write() packs it there. It points into the
- * record, `extra` and `head`, which must stay as they are in between. */
 /* The largest packed Message: a query of SK_EV_QUERY_MAX bytes, a reply of a header and a
  * question, a zone of 255, two IPv6 addresses, ports, times and the enums, with their tags and
  * lengths (about 1,150 bytes). */
 #define SK_DNSTAP_MESSAGE_MAX 1536
 
+/* One Dnstap payload ready to be written: sk_dnstap_prepare() fills it and sizes it (`len`), so
+ * the caller can find room for it, then sk_dnstap_write() packs it there. It points into the
+ * record, `extra` and `head`, which must stay as they are in between. */
 typedef struct sk_dnstap_msg {
 	Dnstap__Message m;
 	const sk_dnstap_head_t *head;
@@ -136,15 +141,13 @@ bool sk_dnstap_has_response(const sk_record_t *rec);
 
 /* ---- direct.c: a file written by the telemetry thread, a batch per system call ---- */
 
-#define SK_DTDIRECT_BYTES (256u << 10)   /* the batch buffer; a record always fits */
+#define SK_DTDIRECT_BYTES (1u << 20)     /* the batch buffer, frames with their lengths; a record always fits */
 
 typedef struct sk_dtdirect {
 	sk_dtio_t *io;                  /* the destination (a file) */
 	struct fstrm_writer *w;         /* NULL: not open (failed; the next flush tries again) */
-	uint8_t *buf;                   /* payloads of the batch, back to back */
+	uint8_t *buf;                   /* the batch's data frames (length, payload), back to back */
 	size_t len;
-	struct iovec iov[SK_DNSTAP_BATCH_FRAMES];
-	unsigned niov;
 	uint64_t records;               /* whole records in the batch */
 	uint64_t written, failed;       /* records, since start */
 } sk_dtdirect_t;
@@ -156,7 +159,7 @@ int sk_dtdirect_open(sk_dtdirect_t *d);
 /* Add one record's `n` payloads to the batch, writing the batch first when they do not fit.
  * 0, or -EMSGSIZE for a record larger than the batch (never with SK_EV_QUERY_MAX queries). */
 int sk_dtdirect_put(sk_dtdirect_t *d, const sk_dnstap_msg_t *msg, unsigned n);
-/* Write the batch (one writev); reopen a file that failed. 0 or a negative errno. */
+/* Write the batch (one write); reopen a file that failed. 0 or a negative errno. */
 int sk_dtdirect_flush(sk_dtdirect_t *d);
 /* SIGUSR1: write the batch, finish the file, start a new one at the path. */
 int sk_dtdirect_reopen(sk_dtdirect_t *d);

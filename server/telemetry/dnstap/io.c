@@ -357,6 +357,12 @@ static fstrm_res op_write(void *obj, const struct iovec *iov, int iovcnt)
 	return fstrm_res_success;
 }
 
+int sk_dtio_write_frames(sk_dtio_t *io, const void *frames, size_t len)
+{
+	struct iovec v = { .iov_base = (void *)(uintptr_t)frames, .iov_len = len };
+	return op_write(io, &v, 1) == fstrm_res_success ? 0 : -EIO;
+}
+
 /* The handshake's reads (ACCEPT, FINISH): exactly `count` bytes, or failure. */
 static fstrm_res op_read(void *obj, void *data, size_t count)
 {
