@@ -177,13 +177,16 @@ size_t sk_jsonl_format(char *out, size_t cap, const sk_record_t *rec, sk_jsonl_c
 	PUT(&w, "{\"time\":");
 	put_time(&w, ev->time_us, clock);
 	PUT(&w, ",\"node\":");
-	put_str(&w, rec->node);
+	if (rec->node_json)
+		put(&w, rec->node_json, rec->node_json_len);
+	else
+		put_str(&w, rec->node);
 	PUT(&w, ",\"seq\":");
 	put_u64(&w, rec->seq);
 	PUT(&w, ",\"record_id\":");
 	if (rec->rid_prefix) {
 		PUT(&w, "\"");
-		put(&w, rec->rid_prefix, strlen(rec->rid_prefix));
+		put(&w, rec->rid_prefix, rec->rid_prefix_len ? rec->rid_prefix_len : strlen(rec->rid_prefix));
 		PUT(&w, ":");
 		put_u64(&w, rec->seq);
 		PUT(&w, "\"");

@@ -7,6 +7,7 @@
 
 #include "dns/name.h"
 #include "telemetry/record.h"
+#include "util/json.h"
 
 /* The question name as the client sent it (letter case kept), from the event's query copy.
  * The worker's parser validated it; the checks here only keep a bad event from misreading. */
@@ -161,4 +162,20 @@ void sk_record_set_id(sk_recbuf_t *b, const char *node, uint64_t run)
 		*o++ = '_';
 	snprintf(o, sizeof b->rid_prefix - (size_t)(o - b->rid_prefix), ":%" PRIu64, run);
 	b->rec.rid_prefix = b->rid_prefix;
+	b->rec.rid_prefix_len = strlen(b->rid_prefix);
+
+	/* Every JSON line names the node: escaped here, once, not once per record. */
+	size_t cap = sizeof b->node_json, len = strlen(node), esc = (size_t)-1;
+	if (len < cap / 6 - 2)
+		esc = sk_json_escape(b->node_json + 1, cap - 2, node, len);
+	if (esc != (size_t)-1) {
+		b->node_json[0] = '"';
+		b->node_json[esc + 1] = '"';
+		b->node_json[esc + 2] = '\0';
+		b->rec.node_json = b->node_json;
+		b->rec.node_json_len = esc + 2;
+	} else {
+		b->rec.node_json = NULL;
+		b->rec.node_json_len = 0;
+	}
 }

@@ -23,6 +23,7 @@ typedef struct sk_recbuf {
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
 	char ecs[INET6_ADDRSTRLEN + 4];
 	char rid_prefix[SK_RECORD_NODE_ID_MAX + 24];
+	char node_json[1024];   /* the node, quoted and escaped, when it fits */
 } sk_recbuf_t;
 
 /* Annex size to ask of the geo cache passed to sk_record_build(): room for the JSON text of most
@@ -39,7 +40,7 @@ void sk_record_build(sk_recbuf_t *b, const sk_event_t *ev, const char *node, uin
 
 /*
  * Set the id prefix every record built into `b` from now on carries (rec.rid_prefix):
- * "<node>:<run>", where <node> is `node` with every byte other than a letter, a digit, '.', '_'
+ * "<node>:<run>" (and rec.node_json: `node` as a quoted JSON string), where <node> is `node` with every byte other than a letter, a digit, '.', '_'
  * or '-' replaced by '_' (cut to SK_RECORD_NODE_ID_MAX bytes), and <run> is `run` in decimal (the
  * telemetry start time in microseconds: a restart starts a new series of seq). Call at start and
  * when the node name changes. Never allocates.

@@ -23,6 +23,10 @@ typedef struct sk_record {
 	 * across restarts and nodes; NULL: the record has no id (unit tests). Header- and
 	 * JSON-safe: letters, digits, '.', '_', '-' and the one ':'. */
 	const char *rid_prefix;
+	size_t rid_prefix_len;         /* its length; 0: not known (strlen it) */
+	const char *node_json;         /* node as a quoted JSON string, made once per identity;
+	                                  NULL: not made (escape node) */
+	size_t node_json_len;
 	/* Geolocation as a JSON object text (telemetry/geojson.h), not NUL-terminated: */
 	const char *geo;               /* of the source address; NULL when geolocation is off */
 	const char *ecs_geo;           /* of the ECS subnet; NULL when there is no ECS or no geolocation */

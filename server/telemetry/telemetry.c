@@ -17,7 +17,8 @@
 #include "util/log.h"
 
 #define BATCH 512                 /* events taken from one ring before looking at the next */
-#define IDLE_SLEEP_NS 4000000     /* rings nearly empty: look again in 4 ms (less for small rings) */
+#define IDLE_SLEEP_MAX_NS 16000000  /* rings nearly empty: look again in at most 16 ms */
+#define IDLE_SLEEP_MIN_NS 250000    /* and at least 0.25 ms */
 #define GEO_CACHE_ENTRIES 16384   /* about 11 MB with the JSON annex; a busy resolver's subnets stay in it */
 
 typedef struct sink {
@@ -76,6 +77,34 @@ struct sk_telemetry {
 	volatile uint64_t in_spool[SK_TELEMETRY_SINKS_MAX];
 };
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * How long to sleep after a pass that found the rings nearly empty: long enough that the next
+ * pass takes a batch rather than a few events (every wake-up costs a context switch, and on a VM
+ * a timer programmed through the hypervisor), short enough that the busiest ring, at the rate it
+ * filled since the last pass (`most` events in `dt_ns`), is a quarter full at most when the
+ * thread looks again: room for a burst four times that rate.
+ */
+static long idle_sleep_ns(size_t ring_size, size_t most, uint64_t dt_ns, unsigned flush_ms)
+{
+	uint64_t ns = IDLE_SLEEP_MAX_NS;
+	if (most > 0)
+		ns = (uint64_t)(ring_size / 4) * dt_ns / most;
+	if (ns > (uint64_t)flush_ms * 1000000u)
+		ns = (uint64_t)flush_ms * 1000000u;
+	if (ns > IDLE_SLEEP_MAX_NS)
+		ns = IDLE_SLEEP_MAX_NS;
+	if (ns < IDLE_SLEEP_MIN_NS)
+		ns = IDLE_SLEEP_MIN_NS;
+	return (long)ns;
+}
+
 static uint64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -98,9 +127,10 @@ static void free_handover(handover_t *h)
  * Take up to `max` events from every ring. Drops a ring counted since the last look advance
  * `seq` first, so a consumer sees a gap in the record numbers about where events were lost.
  */
-static size_t drain(sk_telemetry_t *t, size_t max)
+static size_t drain(sk_telemetry_t *t, size_t max, size_t *most)
 {
 	size_t total = 0;
+	*most = 0;
 	for (unsigned i = 0; i < t->nrings; i++) {
 		sk_ring_t *r = t->rings[i];
 		const sk_event_t *ev;
@@ -116,6 +146,8 @@ static size_t drain(sk_telemetry_t *t, size_t max)
 			sk_ring_release(r);
 		}
 		total += k;
+		if (k > *most)
+			*most = k;
 	}
 	if (total)
 		atomic_fetch_add_explicit(&t->processed, total, memory_order_relaxed);
@@ -205,13 +237,13 @@ static void *run(void *arg)
 	uint64_t now = mono_ms();
 	uint64_t next_flush = now + t->fixed.flush_ms;
 	uint64_t next_stats = now + (uint64_t)t->fixed.stats_interval_s * 1000u;
-	/* 240 ns per slot: 3.9 ms for the default ring of 16384; a small ring is looked at more often. */
-	long idle_ns = (long)t->fixed.ring_size * 240 < IDLE_SLEEP_NS ? (long)t->fixed.ring_size * 240 :
-		IDLE_SLEEP_NS;
 	size_t idle_below = t->fixed.ring_size / 4 < BATCH / 4 ? t->fixed.ring_size / 4 : BATCH / 4;
+	uint64_t pass_ns = mono_ns(), filled = 0;
 
 	while (!atomic_load(&t->stop)) {
-		size_t n = drain(t, BATCH);
+		size_t most;
+		size_t n = drain(t, BATCH, &most);
+		filled += most;
 		take_handover(t);
 		if (atomic_exchange(&t->reopen, false))
 			for (unsigned s = 0; s < t->nsinks; s++)
@@ -229,16 +261,21 @@ static void *run(void *arg)
 		}
 		/* A pass that found the rings nearly empty sleeps, so the next one takes a batch rather
 		 * than the few events that came meanwhile: fewer wakeups, fewer cache lines bounced with
-		 * the workers. The sleep is shorter than a ring takes to fill at four million events a
-		 * second, and a pass that found a quarter of a batch (or of a small ring) goes on at once. */
+		 * the workers. A pass that found a quarter of a batch (or of a small ring) goes on at
+		 * once. `filled` counts what the busiest ring of each pass held since the last sleep. */
 		if (n < (size_t)t->nrings * idle_below) {
-			struct timespec ts = { 0, idle_ns };
+			uint64_t now_ns = mono_ns();
+			struct timespec ts = { 0, idle_sleep_ns(t->fixed.ring_size, filled,
+				now_ns - pass_ns, t->fixed.flush_ms) };
 			nanosleep(&ts, NULL);
+			pass_ns = now_ns;
+			filled = 0;
 		}
 	}
 	/* The workers have stopped (the caller's promise): what the rings hold now is all there
 	 * will ever be, and all of it goes out before the sinks close. */
-	while (drain(t, SIZE_MAX) > 0)
+	size_t most;
+	while (drain(t, SIZE_MAX, &most) > 0)
 		;
 	/* Closing flushes and waits for each sink's own I/O; only then are its counters final. */
 	sk_sink_stats_t final[SK_TELEMETRY_SINKS_MAX];

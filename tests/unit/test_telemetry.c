@@ -995,6 +995,34 @@ static void test_dnstap_row(void)
 
 /* What rate limiting did is the last field: null, "pass", "slip" (the truncated reply's size and
  * TC) or "drop" (no reply: rcode null, size 0). */
+/* The node is escaped once per identity (sk_record_set_id), and lines show it as before. */
+static void test_node_json(void)
+{
+	static sk_recbuf_t b;
+	sk_jsonl_clock_t clock = { 0 };
+	sk_event_t ev;
+	char line[4096];
+	const char *node = "ns\"9\\x\tz";
+
+	fill_kind(&ev, K_LOCAL_TCP_NOEDNS, 12);
+	sk_record_set_id(&b, node, 42);
+	sk_record_build(&b, &ev, node, 7, NULL, NULL);
+	ok(b.rec.node_json && !strcmp(b.rec.node_json, "\"ns\\\"9\\\\x\\tz\"") &&
+		b.rec.node_json_len == strlen(b.rec.node_json), "node as JSON, escaped once: %s",
+		b.rec.node_json ? b.rec.node_json : "(null)");
+	is_int(b.rec.rid_prefix_len, strlen("ns_9_x_z:42"), "the id prefix's length is kept");
+	size_t n = sk_jsonl_format(line, sizeof line, &b.rec, &clock);
+	ok(n && strstr(line, ",\"node\":\"ns\\\"9\\\\x\\tz\",\"seq\":7,\"record_id\":\"ns_9_x_z:42:7\","),
+		"the line names the node and the id as escaped text");
+	/* Without set_id (no precomputed text) the formatter escapes the node itself, the same way. */
+	static sk_recbuf_t b2;
+	sk_record_build(&b2, &ev, node, 7, NULL, NULL);
+	char line2[4096];
+	size_t n2 = sk_jsonl_format(line2, sizeof line2, &b2.rec, &clock);
+	ok(n2 && strstr(line2, ",\"node\":\"ns\\\"9\\\\x\\tz\",\"seq\":7,\"record_id\":null,"),
+		"without set_id: the same node text, escaped per record");
+}
+
 static void test_rrl_field(void)
 {
 	static sk_recbuf_t b;
@@ -1065,6 +1093,7 @@ int main(void)
 	test_tagset();
 	test_dnstext();
 	test_rrl_field();
+	test_node_json();
 	test_event_fill();
 	test_run();
 	test_drops();
