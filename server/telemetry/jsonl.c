@@ -420,6 +420,7 @@ static void jsonl_stats(void *state, sk_sink_stats_t *out)
 
 const sk_sink_ops_t sk_jsonl_ops = {
 	.name = "jsonl",
+	.texts = true,
 	.open = jsonl_open,
 	.emit = jsonl_emit,
 	.flush = jsonl_flush,

@@ -112,12 +112,17 @@ void sk_record_build(sk_recbuf_t *b, const sk_event_t *ev, const char *node, uin
 	r->ev = ev;
 	r->node = node;
 	r->seq = seq;
-	r->qname = qname_text(ev, b->qname);
 	r->zone = zone_text(ev, b);
-	addr_text(af, ev->src, b->src);
-	addr_text(af, ev->dst, b->dst);
-	r->src = b->src;
-	r->dst = b->dst;
+	if (b->no_texts) {
+		/* dnstap alone carries the query, and the addresses as bytes. */
+		r->qname = r->src = r->dst = NULL;
+	} else {
+		r->qname = qname_text(ev, b->qname);
+		addr_text(af, ev->src, b->src);
+		addr_text(af, ev->dst, b->dst);
+		r->src = b->src;
+		r->dst = b->dst;
+	}
 
 	r->ecs = NULL;
 	r->geo = r->ecs_geo = NULL;
@@ -163,6 +168,7 @@ void sk_record_set_id(sk_recbuf_t *b, const char *node, uint64_t run)
 	snprintf(o, sizeof b->rid_prefix - (size_t)(o - b->rid_prefix), ":%" PRIu64, run);
 	b->rec.rid_prefix = b->rid_prefix;
 	b->rec.rid_prefix_len = strlen(b->rid_prefix);
+	b->rec.node_gen++;
 
 	/* Every JSON line names the node: escaped here, once, not once per record. */
 	size_t cap = sizeof b->node_json, len = strlen(node), esc = (size_t)-1;

@@ -24,6 +24,7 @@ typedef struct sk_recbuf {
 	char ecs[INET6_ADDRSTRLEN + 4];
 	char rid_prefix[SK_RECORD_NODE_ID_MAX + 24];
 	char node_json[1024];   /* the node, quoted and escaped, when it fits */
+	bool no_texts;          /* leave rec.qname, src and dst NULL: no sink reads them */
 } sk_recbuf_t;
 
 /* Annex size to ask of the geo cache passed to sk_record_build(): room for the JSON text of most
@@ -31,7 +32,7 @@ typedef struct sk_recbuf {
 #define SK_RECORD_GEO_ANNEX 320
 
 /*
- * Fill b->rec for `ev`: the text forms, and the geolocation of the source address and of the
+ * Fill b->rec for `ev`: the text forms (but the query name and the addresses when b->no_texts), and the geolocation of the source address and of the
  * ECS subnet when `geo` is not NULL, as JSON rendered once per entry of `cache` (which may be
  * NULL, or have an annex of SK_RECORD_GEO_ANNEX bytes or none). Never allocates.
  */

@@ -27,12 +27,15 @@ typedef struct sk_record {
 	const char *node_json;         /* node as a quoted JSON string, made once per identity;
 	                                  NULL: not made (escape node) */
 	size_t node_json_len;
+	uint64_t node_gen;             /* changes whenever node does (sk_record_set_id): a sink that
+	                                  derives something from node compares this, not the text */
 	/* Geolocation as a JSON object text (telemetry/geojson.h), not NUL-terminated: */
 	const char *geo;               /* of the source address; NULL when geolocation is off */
 	const char *ecs_geo;           /* of the ECS subnet; NULL when there is no ECS or no geolocation */
 	uint16_t geo_len, ecs_geo_len;
 	/* Text forms the telemetry thread computed once for all sinks: */
-	const char *qname;             /* presentation form, trailing dot, escapes */
+	const char *qname;             /* presentation form, trailing dot, escapes; qname, src and
+	                                  dst are NULL when no sink reads them (sk_sink_ops_t.texts) */
 	const char *zone;              /* the zone apex, presentation form, or NULL */
 	const char *src, *dst;         /* addresses as text */
 	const char *ecs;               /* "a.b.c.d/len" or "x::/len", or NULL */
@@ -56,6 +59,7 @@ typedef struct sk_sink_stats {
 typedef struct sk_sink_ops {
 	const char *name;                                   /* "jsonl", "dnstap", "nats" */
 	bool spools;                                        /* has the spooled/replayed counters */
+	bool texts;                                         /* reads rec->qname, src and dst */
 	int (*open)(void **state, const void *conf);        /* conf: the sink's own config struct */
 	int (*emit)(void *state, const sk_record_t *rec);   /* 0, or negative when the record was lost */
 	int (*flush)(void *state);                          /* write buffered data; retry a lost destination */

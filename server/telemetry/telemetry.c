@@ -389,6 +389,9 @@ static int open_sinks(sk_telemetry_t *t, const sk_conf_t *conf)
 		}
 		t->sinks[t->nsinks++].ops = row->ops;
 	}
+	t->rb.no_texts = true;
+	for (unsigned s = 0; s < t->nsinks; s++)
+		t->rb.no_texts &= !t->sinks[s].ops->texts;
 	return 0;
 }
 

@@ -467,6 +467,38 @@ static void test_file(void)
 	ok(count_lines(cmd, CT) >= 1, "fstrm_dump: content type " CT);
 }
 
+/* The node changes (a reload with a new identity): the shared fields are packed again, found by
+ * the record's node generation, and every frame names the node of its own record. */
+static void test_identity_change(void)
+{
+	char path[128];
+	fx_t f[3];
+	void *s = NULL;
+	sk_dnstap_conf_t conf = { .mode = SK_DNSTAP_FILE, .path = path, .responses = true };
+	const char *nodes[3] = { "node-a", "node-b2", "node-b2" };
+	snprintf(path, sizeof path, "%s/identity.tap", dir);
+
+	is_int(sk_dnstap_ops.open(&s, &conf), 0, "identity: open");
+	if (!s)
+		return;
+	for (int i = 0; i < 3; i++) {
+		fx_init(&f[i], V_V4_UDP, (uint64_t)i + 1);
+		f[i].rec.node = nodes[i];
+		f[i].rec.node_gen = i == 0 ? 1 : 2;
+		is_int(sk_dnstap_ops.emit(s, &f[i].rec), 0, "identity: emit record %d", i);
+	}
+	sk_dnstap_ops.close(s, NULL);
+	Dnstap__Dnstap *d[8];
+	int n = read_file(path, d, 8);
+	is_int(n, 6, "identity: 3 queries and 3 responses");
+	int right = n == 6;
+	for (int i = 0; right && i < n; i++)
+		right = text_eq(d[i]->identity, d[i]->has_identity, nodes[i / 2]);
+	ok(right, "identity: each frame names its record's node (a, a, b2, b2, b2, b2)");
+	if (n > 0)
+		free_all(d, n);
+}
+
 static void test_queries_only(void)
 {
 	char path[128];
@@ -917,6 +949,7 @@ int main(void)
 		"golang-github-dnstap-golang-dnstap-cli, fstrm-bin)");
 	fflush(stdout);
 	test_file();
+	test_identity_change();
 	test_queries_only();
 	test_file_keep_and_reopen();
 	test_unix_reader();

@@ -995,6 +995,22 @@ static void test_dnstap_row(void)
 
 /* What rate limiting did is the last field: null, "pass", "slip" (the truncated reply's size and
  * TC) or "drop" (no reply: rcode null, size 0). */
+/* With no sink that reads them (dnstap alone), the query name and addresses are not made into
+ * text; the zone, which dnstap's extra carries, still is. */
+static void test_no_texts(void)
+{
+	static sk_recbuf_t b;
+	sk_event_t ev;
+
+	fill_kind(&ev, K_GB_ECS_SE, 13);
+	sk_record_build(&b, &ev, "n", 1, NULL, NULL);
+	ok(b.rec.qname && b.rec.src && b.rec.dst && b.rec.zone, "texts made by default");
+	b.no_texts = true;
+	sk_record_build(&b, &ev, "n", 2, NULL, NULL);
+	ok(!b.rec.qname && !b.rec.src && !b.rec.dst, "no_texts: no query name, no addresses");
+	ok(b.rec.zone && b.rec.ecs, "no_texts: the zone and the ECS subnet still");
+}
+
 /* The node is escaped once per identity (sk_record_set_id), and lines show it as before. */
 static void test_node_json(void)
 {
@@ -1094,6 +1110,7 @@ int main(void)
 	test_dnstext();
 	test_rrl_field();
 	test_node_json();
+	test_no_texts();
 	test_event_fill();
 	test_run();
 	test_drops();

@@ -104,6 +104,7 @@ typedef struct sk_dnstap_head {
 	uint8_t *bytes;
 	size_t len;
 	char *node;     /* the identity they were packed for (NULL: none) */
+	uint64_t gen;   /* and its sk_record_t.node_gen (0: unknown, compare the text) */
 } sk_dnstap_head_t;
 
 void sk_dnstap_head_fini(sk_dnstap_head_t *h);

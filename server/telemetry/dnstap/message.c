@@ -226,10 +226,14 @@ static uint8_t *put_varint(uint8_t *p, size_t v)
 }
 
 /* (Re)pack the constant fields when the node identity is not the one they were packed for. */
-static int head_for(sk_dnstap_head_t *h, const char *node)
+static int head_for(sk_dnstap_head_t *h, const char *node, uint64_t gen)
 {
-	if (h->bytes && (node == h->node || (node && h->node && strcmp(node, h->node) == 0)))
+	if (h->bytes && gen && gen == h->gen)
 		return 0;
+	if (h->bytes && (node == h->node || (node && h->node && strcmp(node, h->node) == 0))) {
+		h->gen = gen;
+		return 0;
+	}
 	Dnstap__Dnstap d = DNSTAP__DNSTAP__INIT;
 	d.type = DNSTAP__DNSTAP__TYPE__MESSAGE;
 	d.has_version = true;
@@ -250,6 +254,7 @@ static int head_for(sk_dnstap_head_t *h, const char *node)
 	h->len = dnstap__dnstap__pack(&d, bytes);
 	h->bytes = bytes;
 	h->node = copy;
+	h->gen = gen;
 	return 0;
 }
 
@@ -269,7 +274,7 @@ int sk_dnstap_prepare(sk_dnstap_head_t *head, sk_dnstap_kind_t kind, const sk_re
 	uint64_t sec = ev->time_us / 1000000;
 	uint32_t nsec = (uint32_t)(ev->time_us % 1000000) * 1000;
 
-	if (head_for(head, rec->node) != 0)
+	if (head_for(head, rec->node, rec->node_gen) != 0)
 		return -ENOMEM;
 
 	*m = (Dnstap__Message)DNSTAP__MESSAGE__INIT;

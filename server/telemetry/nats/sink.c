@@ -263,6 +263,7 @@ static void nats_close(void *state, sk_sink_stats_t *final)
 const sk_sink_ops_t sk_nats_ops = {
 	.name = "nats",
 	.spools = true,
+	.texts = true,
 	.open = nats_open,
 	.emit = nats_emit,
 	.flush = nats_flush,
