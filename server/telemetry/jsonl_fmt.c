@@ -229,7 +229,10 @@ size_t sk_jsonl_format(char *out, size_t cap, const sk_record_t *rec, sk_jsonl_c
 	PUT(&w, ",\"size\":");
 	put_u64(&w, ev->rsize);
 	PUT(&w, ",\"zone\":");
-	put_str_or_null(&w, rec->zone);
+	if (rec->zone_json)
+		put(&w, rec->zone_json, rec->zone_json_len);
+	else
+		put_str_or_null(&w, rec->zone);
 	PUT(&w, ",\"tags\":");
 	if (rec->zone && ev->tags)
 		put(&w, ev->tags->json, ev->tags->json_len);

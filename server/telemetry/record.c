@@ -40,6 +40,15 @@ static const char *zone_text(const sk_event_t *ev, sk_recbuf_t *b)
 		return NULL;
 	memcpy(b->zone_wire, apex, len);
 	b->zone_wire_len = len;
+	/* The sinks show it as a JSON string: escaped here, once per zone change. */
+	size_t n = sk_json_escape(b->zone_json + 1, sizeof b->zone_json - 2, b->zone, strlen(b->zone));
+	b->zone_json_len = 0;
+	if (n != (size_t)-1 && n + 2 < sizeof b->zone_json) {
+		b->zone_json[0] = '"';
+		b->zone_json[n + 1] = '"';
+		b->zone_json[n + 2] = '\0';
+		b->zone_json_len = n + 2;
+	}
 	return b->zone;
 }
 
@@ -113,6 +122,8 @@ void sk_record_build(sk_recbuf_t *b, const sk_event_t *ev, const char *node, uin
 	r->node = node;
 	r->seq = seq;
 	r->zone = zone_text(ev, b);
+	r->zone_json = r->zone && b->zone_json_len ? b->zone_json : NULL;
+	r->zone_json_len = r->zone_json ? b->zone_json_len : 0;
 	if (b->no_texts) {
 		/* dnstap alone carries the query, and the addresses as bytes. */
 		r->qname = r->src = r->dst = NULL;

@@ -18,6 +18,8 @@ typedef struct sk_recbuf {
 	char geo_json[SK_GEOJSON_MAX], ecs_geo_json[SK_GEOJSON_MAX]; /* when the cache cannot keep it */
 	char qname[SK_NAME_TEXT_MAX];
 	char zone[SK_NAME_TEXT_MAX];
+	char zone_json[2 * SK_NAME_TEXT_MAX + 3]; /* zone quoted and escaped; zone_json_len 0: none */
+	size_t zone_json_len;
 	uint8_t zone_wire[SK_NAME_MAX]; /* the apex `zone` is the text of, lowercased; 0 bytes: none */
 	size_t zone_wire_len;
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];

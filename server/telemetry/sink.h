@@ -37,6 +37,9 @@ typedef struct sk_record {
 	const char *qname;             /* presentation form, trailing dot, escapes; qname, src and
 	                                  dst are NULL when no sink reads them (sk_sink_ops_t.texts) */
 	const char *zone;              /* the zone apex, presentation form, or NULL */
+	const char *zone_json;         /* zone as a quoted JSON string, made when the zone changes;
+	                                  NULL: not made (escape zone) */
+	size_t zone_json_len;
 	const char *src, *dst;         /* addresses as text */
 	const char *ecs;               /* "a.b.c.d/len" or "x::/len", or NULL */
 } sk_record_t;

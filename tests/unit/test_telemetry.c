@@ -1011,6 +1011,43 @@ static void test_no_texts(void)
 	ok(b.rec.zone && b.rec.ecs, "no_texts: the zone and the ECS subnet still");
 }
 
+/* The zone's JSON text is made when the zone changes and reused while it does not: every record
+ * gets its own zone's, in any order of zones (here, suffixes of one query name in turn). */
+static void test_zone_json(void)
+{
+	static sk_recbuf_t b;
+	sk_event_t ev;
+	int right = 1, kinds = 0, changes = 0;
+	char prev[SK_NAME_TEXT_MAX] = "";
+	uint8_t offs[8];
+	unsigned nl = 0;
+
+	fill_kind(&ev, K_GB_ECS_SE, 20);
+	for (unsigned p = 0; p < ev.qname_len && ev.query[SK_HDR_LEN + p] && nl < 8;
+	     p += ev.query[SK_HDR_LEN + p] + 1u)
+		offs[nl++] = (uint8_t)p;
+	const unsigned order[] = { 0, 0, 1, 1, 0, 2, 1, 2, 2, 0 };
+	for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
+		char want[2200];
+		ev.zone_off = offs[order[i] < nl ? order[i] : 0];
+		sk_record_build(&b, &ev, "n", i + 1, NULL, NULL);
+		if (!b.rec.zone) {
+			right = 0;
+			continue;
+		}
+		kinds++;
+		changes += strcmp(prev, b.rec.zone) != 0;
+		snprintf(prev, sizeof prev, "%s", b.rec.zone);
+		want[0] = '"';
+		size_t n = sk_json_escape(want + 1, sizeof want - 2, b.rec.zone, strlen(b.rec.zone));
+		want[n + 1] = '"';
+		want[n + 2] = '\0';
+		right &= b.rec.zone_json && b.rec.zone_json_len == n + 2 && !strcmp(b.rec.zone_json, want);
+	}
+	ok(right && nl >= 3 && changes >= 6, "zone JSON right for each of %d records, the zone "
+		"changing %d times", kinds, changes);
+}
+
 /* The node is escaped once per identity (sk_record_set_id), and lines show it as before. */
 static void test_node_json(void)
 {
@@ -1111,6 +1148,7 @@ int main(void)
 	test_rrl_field();
 	test_node_json();
 	test_no_texts();
+	test_zone_json();
 	test_event_fill();
 	test_run();
 	test_drops();

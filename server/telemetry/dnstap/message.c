@@ -61,16 +61,18 @@ static void put_str(jbuf_t *b, const char *s)
 	PUT(b, "\"");
 }
 
-/* `,"key":` before every key but the object's first. */
-static void put_key(jbuf_t *b, bool *first, const char *key)
+/* `,"key":` before every key but the object's first; `lit` is a string literal, so its length is
+ * known when compiling. */
+static void put_key_n(jbuf_t *b, bool *first, const char *quoted, size_t n)
 {
-	if (!*first)
-		PUT(b, ",");
+	if (*first)
+		put(b, quoted + 1, n - 1);
+	else
+		put(b, quoted, n);
 	*first = false;
-	PUT(b, "\"");
-	put(b, key, strlen(key));
-	PUT(b, "\":");
 }
+
+#define put_key(b, first, lit) put_key_n((b), (first), ",\"" lit "\":", sizeof(",\"" lit "\":") - 1)
 
 size_t sk_dnstap_extra(char *out, size_t cap, const sk_record_t *rec)
 {
@@ -83,7 +85,10 @@ size_t sk_dnstap_extra(char *out, size_t cap, const sk_record_t *rec)
 	put_u64(&b, rec->seq);
 	if (rec->zone) {
 		put_key(&b, &first, "zone");
-		put_str(&b, rec->zone);
+		if (rec->zone_json)
+			put(&b, rec->zone_json, rec->zone_json_len);
+		else
+			put_str(&b, rec->zone);
 	}
 	if (ev->tags && ev->tags->n > 0 && ev->tags->json) {
 		put_key(&b, &first, "tags");
