@@ -15,6 +15,7 @@
 #include "telemetry/telemetry.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/pagecache.h"
 
 #define BATCH 512                 /* events taken from one ring before looking at the next */
 #define IDLE_SLEEP_MAX_NS 16000000  /* rings nearly empty: look again in at most 16 ms */
@@ -59,6 +60,7 @@ struct sk_telemetry {
 	sk_geo_cache_t *cache;
 	char *node;
 	sk_recbuf_t rb;
+	bool pagecache;            /* holds a sk_pagecache_start() */
 
 	/* Shared with other threads. */
 	_Atomic(handover_t *) next;
@@ -429,6 +431,9 @@ static void free_telemetry(sk_telemetry_t *t)
 	free(t->drops_seen);
 	free(t->node);
 	free_fixed(&t->fixed);
+	/* After the sinks have closed: the advice they queued is carried out before the thread ends. */
+	if (t->pagecache)
+		sk_pagecache_stop();
 	free(t);
 }
 
@@ -479,6 +484,10 @@ int sk_telemetry_start(const sk_conf_t *conf, unsigned nworkers, sk_telemetry_t 
 		if ((rc = sk_geo_cache_new(GEO_CACHE_ENTRIES, SK_RECORD_GEO_ANNEX, &t->cache)) < 0)
 			goto fail;
 	}
+	/* The file sinks' page-cache advice runs on its own thread, where a slow disk may make it
+	 * wait (util/pagecache.h); without it the advice is given in place, as before. */
+	if (sk_pagecache_start() == 0)
+		t->pagecache = true;
 	if ((rc = open_sinks(t, conf)) < 0)
 		goto fail;
 	if ((rc = start_thread(t)) < 0) {
