@@ -71,15 +71,8 @@ static int csvtext_init(csvtext_t *t, const rp_report_t *r)
 
 static const char *asname_csv(const rp_report_t *r, const csvtext_t *t, uint32_t asn)
 {
-	size_t lo = 0, hi = r->nasn_names;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (r->asn_names[mid].asn < asn)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < r->nasn_names && r->asn_names[lo].asn == asn ? t->asname[lo] : "";
+	size_t i = rp_asn_index(r, asn);
+	return i < r->nasn_names ? t->asname[i] : "";
 }
 
 /* ---- a line buffer ---- */

@@ -204,7 +204,7 @@ void rp_report_free(rp_report_t *r)
 	rp_agg_free(&r->agg);
 }
 
-const char *rp_asn_name(const rp_report_t *r, uint32_t asn)
+size_t rp_asn_index(const rp_report_t *r, uint32_t asn)
 {
 	size_t lo = 0, hi = r->nasn_names;
 	while (lo < hi) {
@@ -214,7 +214,13 @@ const char *rp_asn_name(const rp_report_t *r, uint32_t asn)
 		else
 			hi = mid;
 	}
-	return lo < r->nasn_names && r->asn_names[lo].asn == asn ? rp_str(&r->agg, r->asn_names[lo].name) : "";
+	return lo < r->nasn_names && r->asn_names[lo].asn == asn ? lo : r->nasn_names;
+}
+
+const char *rp_asn_name(const rp_report_t *r, uint32_t asn)
+{
+	size_t i = rp_asn_index(r, asn);
+	return i < r->nasn_names ? rp_str(&r->agg, r->asn_names[i].name) : "";
 }
 
 void rp_cell_key(const rp_report_t *r, const rp_cell_t *c, char *out, size_t cap)

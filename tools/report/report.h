@@ -39,6 +39,8 @@ typedef struct rp_report {
 int rp_prepare(rp_report_t *r);
 void rp_report_free(rp_report_t *r);
 
+/* Where `asn` is in r->asn_names, or r->nasn_names when it has no name. */
+size_t rp_asn_index(const rp_report_t *r, uint32_t asn);
 /* The name of an ASN ("" when no record named it). */
 const char *rp_asn_name(const rp_report_t *r, uint32_t asn);
 /* The text of a cell's value for its dimension, as exported (privacy applied to networks). */
