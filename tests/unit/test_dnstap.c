@@ -203,8 +203,72 @@ static void fx_init(fx_t *f, int variant, uint64_t seq)
 
 /* ---- reading back ---- */
 
+/* Protobuf wire: a varint at *p (advanced past it), false past `end`. */
+static bool wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (int shift = 0; *p < end && shift < 64; shift += 7) {
+		uint8_t b = *(*p)++;
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return true;
+	}
+	return false;
+}
+
+/* Walk a message's fields (varint, length-delimited, fixed32 and fixed64), and count each
+ * field number into seen[0..32). The Message and its fields arrive in parts (message.c), so this
+ * checks on the bytes themselves that no field came twice: protobuf would take the last. */
+static bool wire_fields(const uint8_t *p, size_t len, unsigned seen[32], const uint8_t **sub,
+	size_t *sublen, unsigned subfield)
+{
+	const uint8_t *end = p + len;
+	while (p < end) {
+		uint64_t key, v;
+		if (!wire_varint(&p, end, &key) || (key >> 3) >= 32)
+			return false;
+		seen[key >> 3]++;
+		if ((key & 7) == 0) {
+			if (!wire_varint(&p, end, &v))
+				return false;
+		} else if ((key & 7) == 2) {
+			if (!wire_varint(&p, end, &v) || v > (uint64_t)(end - p))
+				return false;
+			if (sub && (key >> 3) == subfield) {
+				*sub = p;
+				*sublen = (size_t)v;
+			}
+			p += v;
+		} else if ((key & 7) == 5 || (key & 7) == 1) {   /* fixed32 (the nsec fields), fixed64 */
+			size_t n = (key & 7) == 5 ? 4 : 8;
+			if (n > (size_t)(end - p))
+				return false;
+			p += n;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Payloads whose Dnstap or Message had a field more than once, or did not walk. */
+static int wire_bad;
+
+static void check_wire(const uint8_t *data, size_t len)
+{
+	unsigned outer[32] = { 0 }, inner[32] = { 0 };
+	const uint8_t *msg = NULL;
+	size_t mlen = 0;
+	bool good = wire_fields(data, len, outer, &msg, &mlen, 14) && msg &&
+		wire_fields(msg, mlen, inner, NULL, NULL, 0);
+	for (int i = 0; good && i < 32; i++)
+		good = outer[i] <= 1 && inner[i] <= 1;
+	if (!good)
+		wire_bad++;
+}
+
 /* Every payload of a Frame Streams file, unpacked; returns how many (at most max), -1 when the
- * file cannot be read as a dnstap stream. */
+ * file cannot be read as a dnstap stream. Each payload's bytes go through check_wire(). */
 static int read_file(const char *path, Dnstap__Dnstap **out, int max)
 {
 	int n = 0;
@@ -223,6 +287,7 @@ static int read_file(const char *path, Dnstap__Dnstap **out, int max)
 	size_t len;
 	fstrm_res res;
 	while ((res = fstrm_reader_read(r, &data, &len)) == fstrm_res_success) {
+		check_wire(data, len);
 		Dnstap__Dnstap *d = dnstap__dnstap__unpack(NULL, len, data);
 		if (!d || n >= max) {
 			dnstap__dnstap__free_unpacked(d, NULL);
@@ -379,6 +444,13 @@ static void check_v4_pair(Dnstap__Dnstap **d, const fx_t *f)
 		ok(memcmp(m + 12, f->ev.query + 12, 24) == 0, "v4: response question copied from query");
 	}
 	ok(!r->has_query_message, "v4: no query in the response message");
+	ok(r->socket_family == q->socket_family && r->socket_protocol == q->socket_protocol &&
+		bytes_eq(r->query_address, r->has_query_address, q->query_address.data, 4) &&
+		bytes_eq(r->response_address, r->has_response_address, q->response_address.data, 4) &&
+		r->query_port == q->query_port && r->response_port == q->response_port &&
+		r->has_query_time_nsec && r->query_time_nsec == q->query_time_nsec &&
+		bytes_eq(r->query_zone, r->has_query_zone, zone, sizeof zone),
+		"v4: the response has the query's family, protocol, addresses, ports, time and zone");
 	ok(text_eq(d[1]->extra, d[1]->has_extra, "{\"seq\":1}"),
 		"v4: the response's extra is its seq alone (the query carries the rest)");
 }
@@ -428,8 +500,10 @@ static void test_file(void)
 	ok(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0640, "file: mode 0640");
 
 	Dnstap__Dnstap *d[16];
+	wire_bad = 0;
 	int n = read_file(path, d, 16);
 	is_int(n, 7, "file: 4 queries and 3 responses (no response for a dropped query)");
+	is_int(wire_bad, 0, "file: no field twice in any Dnstap or Message, on the wire");
 	if (n != 7) {
 		if (n > 0)
 			free_all(d, n);

@@ -82,23 +82,24 @@ int sk_dtdirect_flush(sk_dtdirect_t *d)
 	return err;
 }
 
-int sk_dtdirect_put(sk_dtdirect_t *d, const sk_dnstap_msg_t *msg, unsigned n)
+int sk_dtdirect_put(sk_dtdirect_t *d, const sk_dnstap_rec_t *r)
 {
 	size_t need = 0;
-	for (unsigned i = 0; i < n; i++)
-		need += 4 + msg[i].len;
+	for (unsigned i = 0; i < r->n; i++)
+		need += 4 + r->msg[i].len;
 	if (need > SK_DTDIRECT_BYTES)
 		return -EMSGSIZE;
 	if (d->len + need > SK_DTDIRECT_BYTES)
 		(void)sk_dtdirect_flush(d);
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i < r->n; i++) {
 		uint8_t *p = d->buf + d->len;
-		p[0] = (uint8_t)(msg[i].len >> 24);
-		p[1] = (uint8_t)(msg[i].len >> 16);
-		p[2] = (uint8_t)(msg[i].len >> 8);
-		p[3] = (uint8_t)msg[i].len;
-		sk_dnstap_write(&msg[i], p + 4);
-		d->len += 4 + msg[i].len;
+		size_t len = r->msg[i].len;
+		p[0] = (uint8_t)(len >> 24);
+		p[1] = (uint8_t)(len >> 16);
+		p[2] = (uint8_t)(len >> 8);
+		p[3] = (uint8_t)len;
+		sk_dnstap_write(r, i, p + 4);
+		d->len += 4 + len;
 	}
 	d->records++;
 	return 0;

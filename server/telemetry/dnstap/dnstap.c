@@ -49,6 +49,7 @@ typedef struct dnstap_sink {
 	sk_dtdirect_t dw;
 	_Atomic uint64_t written, failed;
 	char extra[SK_DNSTAP_EXTRA_MAX];
+	sk_dnstap_rec_t rec;          /* the record being written (large: kept off the stack) */
 } dnstap_sink_t;
 
 /*
@@ -164,18 +165,18 @@ fail:
 
 /* Queue the record's payloads for the I/O thread, each in a buffer of its own that libfstrm
  * frees (frame_done). On failure the record is lost; the caller counts it. */
-static int queue(dnstap_sink_t *s, const sk_dnstap_msg_t *msg, unsigned n)
+static int queue(dnstap_sink_t *s, const sk_dnstap_rec_t *r)
 {
 	if (!s->iothr)
 		return -EPIPE;
-	for (unsigned i = 0; i < n; i++) {
-		unsigned flags = (i == 0 ? FRAME_FIRST : 0) | (i == n - 1 ? FRAME_LAST : 0);
-		uint8_t *buf = malloc(msg[i].len);
+	for (unsigned i = 0; i < r->n; i++) {
+		unsigned flags = (i == 0 ? FRAME_FIRST : 0) | (i == r->n - 1 ? FRAME_LAST : 0);
+		uint8_t *buf = malloc(r->msg[i].len);
 		if (!buf)
 			return -ENOMEM;
-		sk_dnstap_write(&msg[i], buf);
-		if (fstrm_iothr_submit(s->iothr, s->q, buf, msg[i].len, frame_done, &s->tag[flags]) !=
-			fstrm_res_success) {
+		sk_dnstap_write(r, i, buf);
+		if (fstrm_iothr_submit(s->iothr, s->q, buf, r->msg[i].len, frame_done,
+			&s->tag[flags]) != fstrm_res_success) {
 			free(buf);
 			return -ENOBUFS;
 		}
@@ -186,19 +187,14 @@ static int queue(dnstap_sink_t *s, const sk_dnstap_msg_t *msg, unsigned n)
 static int dnstap_emit(void *state, const sk_record_t *rec)
 {
 	dnstap_sink_t *s = state;
-	sk_dnstap_msg_t msg[2];
 	char seq[32];
-	unsigned n = 1;
+	bool response = s->responses && sk_dnstap_has_response(rec);
 
 	size_t xlen = sk_dnstap_extra(s->extra, sizeof s->extra, rec);
-	int err = sk_dnstap_prepare(&s->head, SK_DNSTAP_AQ, rec, s->extra, xlen, &msg[0]);
-	if (!err && s->responses && sk_dnstap_has_response(rec)) {
-		size_t slen = sk_dnstap_extra_seq(seq, sizeof seq, rec);
-		err = sk_dnstap_prepare(&s->head, SK_DNSTAP_AR, rec, seq, slen, &msg[1]);
-		n = 2;
-	}
+	size_t slen = response ? sk_dnstap_extra_seq(seq, sizeof seq, rec) : 0;
+	int err = sk_dnstap_prepare(&s->head, rec, s->extra, xlen, response, seq, slen, &s->rec);
 	if (!err)
-		err = s->direct ? sk_dtdirect_put(&s->dw, msg, n) : queue(s, msg, n);
+		err = s->direct ? sk_dtdirect_put(&s->dw, &s->rec) : queue(s, &s->rec);
 	if (!err)
 		return 0;
 	/* A query frame already queued is written, but without its last frame the record is

@@ -96,10 +96,8 @@ size_t sk_dnstap_extra(char *out, size_t cap, const sk_record_t *rec);
  * the JSON lines record); the rest travels once, with the query. */
 size_t sk_dnstap_extra_seq(char *out, size_t cap, const sk_record_t *rec);
 
-typedef enum { SK_DNSTAP_AQ, SK_DNSTAP_AR } sk_dnstap_kind_t;
-
 /* The fields every payload shares (type, version, identity), packed once per node identity by
- * sk_dnstap_pack(). Zero-initialise; free with sk_dnstap_head_fini(). */
+ * sk_dnstap_prepare(). Zero-initialise; free with sk_dnstap_head_fini(). */
 typedef struct sk_dnstap_head {
 	uint8_t *bytes;
 	size_t len;
@@ -109,33 +107,47 @@ typedef struct sk_dnstap_head {
 
 void sk_dnstap_head_fini(sk_dnstap_head_t *h);
 
-/* The largest packed Message: a query of SK_EV_QUERY_MAX bytes, a reply of a header and a
- * question, a zone of 255, two IPv6 addresses, ports, times and the enums, with their tags and
- * lengths (about 1,150 bytes). */
-#define SK_DNSTAP_MESSAGE_MAX 1536
+/* The Message fields a record's AUTH_QUERY and AUTH_RESPONSE share, packed: socket family and
+ * protocol, two IPv6 addresses, two ports, the query time and a zone of 255 bytes, with their
+ * tags and lengths (about 330 bytes). */
+#define SK_DNSTAP_SHARED_MAX 384
+/* A Message's own fields: its type, and the query (AUTH_QUERY) or the response time and the
+ * reply of a header and a question (AUTH_RESPONSE). */
+#define SK_DNSTAP_OWN_MAX (SK_EV_QUERY_MAX + 64)
 
-/* One Dnstap payload ready to be written: sk_dnstap_prepare() fills it and sizes it (`len`), so
- * the caller can find room for it, then sk_dnstap_write() packs it there. It points into the
- * record, `extra` and `head`, which must stay as they are in between. */
+/* One payload: the head, then the Message (its own fields, then the shared ones), then extra. */
 typedef struct sk_dnstap_msg {
-	Dnstap__Message m;
-	const sk_dnstap_head_t *head;
 	const char *extra;
 	size_t extra_len;
-	size_t mlen;                    /* the packed Message, in `packed` */
+	size_t own_len;                 /* in `own` */
+	size_t mlen;                    /* the Message: own_len + the shared fields */
 	size_t len;                     /* the whole payload */
-	uint8_t reply[SK_HDR_LEN + 255 + 4];
-	uint8_t zone[255];
-	uint8_t packed[SK_DNSTAP_MESSAGE_MAX];
+	uint8_t own[SK_DNSTAP_OWN_MAX];
 } sk_dnstap_msg_t;
 
-/* Prepare the payload of `kind` for `rec`, with `extra` (extra_len bytes, may be 0) as its extra
- * field. 0, or -ENOMEM when the shared fields could not be packed. Never allocates otherwise. */
-int sk_dnstap_prepare(sk_dnstap_head_t *head, sk_dnstap_kind_t kind, const sk_record_t *rec,
-	const char *extra, size_t extra_len, sk_dnstap_msg_t *msg);
+/*
+ * One record's payloads, ready to be written: sk_dnstap_prepare() fills and sizes them (each
+ * msg[i].len), so the caller can find room, then sk_dnstap_write() copies payload i there. It
+ * points into the record and the extra texts, which must stay as they are in between.
+ */
+typedef struct sk_dnstap_rec {
+	const sk_dnstap_head_t *head;
+	unsigned n;                     /* payloads: 1 (AUTH_QUERY) or 2 (and AUTH_RESPONSE) */
+	size_t shared_len;
+	uint8_t shared[SK_DNSTAP_SHARED_MAX];
+	uint8_t reply[SK_HDR_LEN + 255 + 4];
+	uint8_t zone[255];
+	sk_dnstap_msg_t msg[2];
+} sk_dnstap_rec_t;
 
-/* Pack a prepared payload into out[0 .. msg->len). */
-void sk_dnstap_write(const sk_dnstap_msg_t *msg, uint8_t *out);
+/* Prepare the payloads of `rec`: AUTH_QUERY with `extra` (extra_len bytes, may be 0) and, when
+ * `response` (see sk_dnstap_has_response()), AUTH_RESPONSE with `rextra`. 0, or -ENOMEM when
+ * the head could not be packed. Never allocates otherwise. */
+int sk_dnstap_prepare(sk_dnstap_head_t *head, const sk_record_t *rec, const char *extra,
+	size_t extra_len, bool response, const char *rextra, size_t rextra_len, sk_dnstap_rec_t *out);
+
+/* Write payload i of a prepared record into out[0 .. r->msg[i].len). */
+void sk_dnstap_write(const sk_dnstap_rec_t *r, unsigned i, uint8_t *out);
 
 /* Does `rec` get an AUTH_RESPONSE (when responses are on)? Only when a reply was sent. */
 bool sk_dnstap_has_response(const sk_record_t *rec);
@@ -157,9 +169,9 @@ typedef struct sk_dtdirect {
 int sk_dtdirect_init(sk_dtdirect_t *d, sk_dtio_t *io);
 /* Open the file now (errors are the caller's to report) and write the stream's START. */
 int sk_dtdirect_open(sk_dtdirect_t *d);
-/* Add one record's `n` payloads to the batch, writing the batch first when they do not fit.
+/* Add one record's payloads to the batch, writing the batch first when they do not fit.
  * 0, or -EMSGSIZE for a record larger than the batch (never with SK_EV_QUERY_MAX queries). */
-int sk_dtdirect_put(sk_dtdirect_t *d, const sk_dnstap_msg_t *msg, unsigned n);
+int sk_dtdirect_put(sk_dtdirect_t *d, const sk_dnstap_rec_t *r);
 /* Write the batch (one write); reopen a file that failed. 0 or a negative errno. */
 int sk_dtdirect_flush(sk_dtdirect_t *d);
 /* SIGUSR1: write the batch, finish the file, start a new one at the path. */

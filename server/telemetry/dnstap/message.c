@@ -195,17 +195,19 @@ static ProtobufCBinaryData bin(const void *p, size_t len)
 
 /*
  * The payload is a Dnstap message whose fields other than `message` and `extra` (type, version,
- * identity) are the same for every record: protobuf-c packs them once, into `head`. Per record it
- * packs the Message alone, straight into the frame, and the two varying fields are appended as
- * length-delimited fields after the head. Protobuf allows fields in any order and concatenated
- * fields form one message, so readers see an ordinary Dnstap; protobuf-c no longer walks (and
- * sizes twice) the outer message for every frame, which was a third of the telemetry thread.
+ * identity) are the same for every record: protobuf-c packs them once, into `head`. The Message
+ * is packed in two parts: the fields a record's AUTH_QUERY and AUTH_RESPONSE share, once per
+ * record, and each Message's own fields (its type first). The payload is the head, then the
+ * Message as a length-delimited field (own fields, then shared ones), then `extra`. Protobuf
+ * allows fields in any order and concatenated fields form one message, so readers see an
+ * ordinary Dnstap; protobuf-c walks the outer message never and each shared field once.
  */
-/* Every field at its largest, with its tag and length: the query (AUTH_QUERY) and the reply
- * (AUTH_RESPONSE) are never both there, but the bound does not need that. */
-_Static_assert(SK_DNSTAP_MESSAGE_MAX >= (SK_EV_QUERY_MAX + 3) + (SK_HDR_LEN + 255 + 4 + 3) +
-	(255 + 3) + 2 * (16 + 2) + 2 * (1 + 5) + 2 * (1 + 10) + 2 * (1 + 4) + 3 * (1 + 5),
-	"a packed Message must fit sk_dnstap_msg_t.packed");
+/* Every field at its largest, with its tag and length. */
+_Static_assert(SK_DNSTAP_SHARED_MAX >= 2 * (1 + 1) + 2 * (1 + 1 + 16) + 2 * (1 + 5) +
+	(1 + 10) + (1 + 5) + (1 + 2 + 255), "the shared fields must fit sk_dnstap_rec_t.shared");
+_Static_assert(SK_DNSTAP_OWN_MAX >= (1 + 1) + (1 + 2 + SK_EV_QUERY_MAX) &&
+	SK_DNSTAP_OWN_MAX >= (1 + 1) + (1 + 10) + (1 + 5) + (1 + 2 + SK_HDR_LEN + 255 + 4),
+	"a Message's own fields must fit sk_dnstap_msg_t.own");
 
 #define TAG_EXTRA   0x1a   /* field 3, length-delimited */
 #define TAG_MESSAGE 0x72   /* field 14, length-delimited */
@@ -270,72 +272,103 @@ void sk_dnstap_head_fini(sk_dnstap_head_t *h)
 	*h = (sk_dnstap_head_t){ 0 };
 }
 
-int sk_dnstap_prepare(sk_dnstap_head_t *head, sk_dnstap_kind_t kind, const sk_record_t *rec,
-	const char *extra, size_t extra_len, sk_dnstap_msg_t *msg)
+/* The shared fields. protobuf-c packs a Message's fields in field-number order, and `type`
+ * (field 1, required, so always packed) comes first: two bytes, 0x08 and the type, which are
+ * cut off here; each Message's own part brings its own. */
+#define TYPE_TAG 0x08   /* field 1, varint */
+
+static int pack_shared(const sk_event_t *ev, sk_dnstap_rec_t *r)
 {
-	const sk_event_t *ev = rec->ev;
-	Dnstap__Message *m = &msg->m;
 	size_t alen = ev->family == 6 ? 16 : 4;
-	uint64_t sec = ev->time_us / 1000000;
-	uint32_t nsec = (uint32_t)(ev->time_us % 1000000) * 1000;
+	uint8_t buf[2 + SK_DNSTAP_SHARED_MAX];
+	Dnstap__Message m = DNSTAP__MESSAGE__INIT;
 
-	if (head_for(head, rec->node, rec->node_gen) != 0)
-		return -ENOMEM;
-
-	*m = (Dnstap__Message)DNSTAP__MESSAGE__INIT;
-	m->has_socket_family = m->has_socket_protocol = true;
-	m->socket_family = ev->family == 6 ? DNSTAP__SOCKET_FAMILY__INET6 : DNSTAP__SOCKET_FAMILY__INET;
-	m->socket_protocol = ev->transport == SK_TRANSPORT_TCP ? DNSTAP__SOCKET_PROTOCOL__TCP
+	m.type = DNSTAP__MESSAGE__TYPE__AUTH_QUERY;
+	m.has_socket_family = m.has_socket_protocol = true;
+	m.socket_family = ev->family == 6 ? DNSTAP__SOCKET_FAMILY__INET6 : DNSTAP__SOCKET_FAMILY__INET;
+	m.socket_protocol = ev->transport == SK_TRANSPORT_TCP ? DNSTAP__SOCKET_PROTOCOL__TCP
 		: DNSTAP__SOCKET_PROTOCOL__UDP;
-	m->has_query_address = m->has_response_address = true;
-	m->query_address = bin(ev->src, alen);
-	m->response_address = bin(ev->dst, alen);
-	m->has_query_port = m->has_response_port = true;
-	m->query_port = ev->sport;
-	m->response_port = ev->dport;
-	m->has_query_time_sec = m->has_query_time_nsec = true;
-	m->query_time_sec = sec;
-	m->query_time_nsec = nsec;
-	size_t zlen = zone_apex(ev, msg->zone);
+	m.has_query_address = m.has_response_address = true;
+	m.query_address = bin(ev->src, alen);
+	m.response_address = bin(ev->dst, alen);
+	m.has_query_port = m.has_response_port = true;
+	m.query_port = ev->sport;
+	m.response_port = ev->dport;
+	m.has_query_time_sec = m.has_query_time_nsec = true;
+	m.query_time_sec = ev->time_us / 1000000;
+	m.query_time_nsec = (uint32_t)(ev->time_us % 1000000) * 1000;
+	size_t zlen = zone_apex(ev, r->zone);
 	if (zlen) {
-		m->has_query_zone = true;
-		m->query_zone = bin(msg->zone, zlen);
+		m.has_query_zone = true;
+		m.query_zone = bin(r->zone, zlen);
 	}
-
-	if (kind == SK_DNSTAP_AQ) {
-		m->type = DNSTAP__MESSAGE__TYPE__AUTH_QUERY;
-		m->has_query_message = true;
-		m->query_message = bin(ev->query, ev->qlen);
-	} else {
-		m->type = DNSTAP__MESSAGE__TYPE__AUTH_RESPONSE;
-		m->has_response_time_sec = m->has_response_time_nsec = true;
-		m->response_time_sec = sec;
-		m->response_time_nsec = nsec;
-		m->has_response_message = true;
-		m->response_message = bin(msg->reply, build_response(ev, msg->reply));
-	}
-
-	msg->head = head;
-	msg->extra = extra;
-	msg->extra_len = extra_len;
-	/* Packed here, into the message's own buffer, rather than sized now and packed into the
-	 * frame later: protobuf-c's sizing pass cost as much as the packing. */
-	msg->mlen = dnstap__message__pack(m, msg->packed);
-	msg->len = head->len + 1 + varint_len(msg->mlen) + msg->mlen;
-	if (extra_len)
-		msg->len += 1 + varint_len(extra_len) + extra_len;
+	size_t n = dnstap__message__pack(&m, buf);
+	if (n < 2 || buf[0] != TYPE_TAG || buf[1] != DNSTAP__MESSAGE__TYPE__AUTH_QUERY)
+		return -EPROTO;   /* a protobuf-c that orders fields otherwise: see sk_dnstap_prepare() */
+	memcpy(r->shared, buf + 2, n - 2);
+	r->shared_len = n - 2;
 	return 0;
 }
 
-void sk_dnstap_write(const sk_dnstap_msg_t *msg, uint8_t *out)
+/* A Message's own fields into msg->own, and the payload's sizes. */
+static void pack_own(const sk_dnstap_head_t *head, const Dnstap__Message *m, size_t shared_len,
+	const char *extra, size_t extra_len, sk_dnstap_msg_t *msg)
 {
+	msg->extra = extra;
+	msg->extra_len = extra_len;
+	msg->own_len = dnstap__message__pack(m, msg->own);
+	msg->mlen = msg->own_len + shared_len;
+	msg->len = head->len + 1 + varint_len(msg->mlen) + msg->mlen;
+	if (extra_len)
+		msg->len += 1 + varint_len(extra_len) + extra_len;
+}
+
+int sk_dnstap_prepare(sk_dnstap_head_t *head, const sk_record_t *rec, const char *extra,
+	size_t extra_len, bool response, const char *rextra, size_t rextra_len, sk_dnstap_rec_t *out)
+{
+	const sk_event_t *ev = rec->ev;
+
+	if (head_for(head, rec->node, rec->node_gen) != 0)
+		return -ENOMEM;
+	/* -EPROTO only if protobuf-c ever stops packing in field order; the unit test would say. */
+	int err = pack_shared(ev, out);
+	if (err)
+		return err;
+	out->head = head;
+
+	Dnstap__Message q = DNSTAP__MESSAGE__INIT;
+	q.type = DNSTAP__MESSAGE__TYPE__AUTH_QUERY;
+	q.has_query_message = true;
+	q.query_message = bin(ev->query, ev->qlen);
+	pack_own(head, &q, out->shared_len, extra, extra_len, &out->msg[0]);
+	out->n = 1;
+	if (!response)
+		return 0;
+
+	Dnstap__Message a = DNSTAP__MESSAGE__INIT;
+	a.type = DNSTAP__MESSAGE__TYPE__AUTH_RESPONSE;
+	a.has_response_time_sec = a.has_response_time_nsec = true;
+	a.response_time_sec = ev->time_us / 1000000;
+	a.response_time_nsec = (uint32_t)(ev->time_us % 1000000) * 1000;
+	a.has_response_message = true;
+	a.response_message = bin(out->reply, build_response(ev, out->reply));
+	pack_own(head, &a, out->shared_len, rextra, rextra_len, &out->msg[1]);
+	out->n = 2;
+	return 0;
+}
+
+void sk_dnstap_write(const sk_dnstap_rec_t *r, unsigned i, uint8_t *out)
+{
+	const sk_dnstap_msg_t *msg = &r->msg[i];
 	uint8_t *p = out;
-	memcpy(p, msg->head->bytes, msg->head->len);
-	p += msg->head->len;
+	memcpy(p, r->head->bytes, r->head->len);
+	p += r->head->len;
 	*p++ = TAG_MESSAGE;
 	p = put_varint(p, msg->mlen);
-	memcpy(p, msg->packed, msg->mlen);
-	p += msg->mlen;
+	memcpy(p, msg->own, msg->own_len);
+	p += msg->own_len;
+	memcpy(p, r->shared, r->shared_len);
+	p += r->shared_len;
 	if (msg->extra_len) {
 		*p++ = TAG_EXTRA;
 		p = put_varint(p, msg->extra_len);
