@@ -115,6 +115,9 @@ static void net(sk_strbuf_t *o, const sk_net_stats_t *n)
 	sk_strbuf_printf(o, "sinkholed_udp_errors_total{op=\"send\"} %llu\n"
 		"sinkholed_udp_errors_total{op=\"receive\"} %llu\n",
 		(unsigned long long)n->udp_send_errors, (unsigned long long)n->udp_recv_errors);
+	one(o, "sinkholed_udp_replies_cut_total", "counter",
+		"UDP replies larger than the interface carries unfragmented, sent truncated (TC) instead.",
+		n->udp_cut);
 	one(o, "sinkholed_tcp_connections_total", "counter", "TCP connections accepted.", n->tcp_accepted);
 	one(o, "sinkholed_tcp_connections_open", "gauge", "TCP connections open now.", n->tcp_open);
 	family(o, "sinkholed_tcp_connections_closed_total", "counter",

@@ -468,3 +468,62 @@ size_t sk_respond(const sk_snapshot_t *snap, const sk_client_t *client, const ui
 	info->size = (uint16_t)n;
 	return n;
 }
+
+/* The end of the (possibly compressed) name at m[pos], or 0 when it runs past `len`. */
+static size_t skip_name(const uint8_t *m, size_t len, size_t pos)
+{
+	while (pos < len) {
+		uint8_t b = m[pos];
+		if (sk_is_pointer(b))
+			return pos + 2 <= len ? pos + 2 : 0;
+		if (b & 0xc0)
+			return 0;
+		if (b == 0)
+			return pos + 1;
+		pos += 1u + b;
+	}
+	return 0;
+}
+
+#define OPT_BARE 11   /* root owner, TYPE, CLASS, TTL, RDLENGTH 0 */
+
+size_t sk_reply_cut(uint8_t *reply, size_t len)
+{
+	if (len < SK_HDR_LEN)
+		return len;
+	size_t pos = SK_HDR_LEN, end;
+	uint16_t qd = 0;
+	if (sk_hdr_qdcount(reply) == 1 && (end = skip_name(reply, len, pos)) && end + 4 <= len) {
+		pos = end + 4;
+		qd = 1;
+	}
+	/* The OPT is in the additional section: walk the records to it. */
+	unsigned an = sk_hdr_ancount(reply), ns = sk_hdr_nscount(reply), ar = sk_hdr_arcount(reply);
+	uint8_t opt[OPT_BARE];
+	bool have_opt = false;
+	size_t p = pos;
+	for (unsigned i = 0; qd && i < an + ns + ar; i++) {
+		size_t q = skip_name(reply, len, p);
+		if (!q || q + 10 > len)
+			break;
+		size_t rdlen = sk_get16(reply + q + 8);
+		if (i >= an + ns && sk_get16(reply + q) == SK_TYPE_OPT && q == p + 1) {
+			opt[0] = 0;
+			memcpy(opt + 1, reply + q, 8);   /* TYPE, CLASS (payload size), TTL (rcode, DO) */
+			sk_put16(opt + 9, 0);
+			have_opt = true;
+			break;
+		}
+		p = q + 10 + rdlen;
+	}
+	if (pos + (have_opt ? OPT_BARE : 0) >= len)
+		return len;   /* nothing to cut: it is as small as it gets */
+	/* The OPT found lies at or after `pos` and is OPT_BARE bytes at least: it fits here. */
+	if (have_opt) {
+		memcpy(reply + pos, opt, OPT_BARE);
+		pos += OPT_BARE;
+	}
+	sk_hdr_set_flags(reply, (uint16_t)(sk_hdr_flags(reply) | SK_FLAG_TC));
+	sk_hdr_set_counts(reply, qd, 0, 0, have_opt ? 1 : 0);
+	return pos;
+}

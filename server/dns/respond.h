@@ -58,4 +58,13 @@ typedef struct sk_client {
 size_t sk_respond(const sk_snapshot_t *snap, const sk_client_t *client, const uint8_t *msg,
 	size_t len, int transport, uint8_t *out, size_t cap, sk_resp_info_t *info);
 
+/*
+ * Cut a UDP reply built by sk_respond() (`len` bytes at `reply`) down in place to its header
+ * and question, with TC set, no records but the OPT, which is kept without its options: the
+ * reply that tells a client to ask again over TCP. For a reply the network would not carry
+ * whole (net/udp.c). Returns the new length, never more than `len`; `len` when there was nothing
+ * to cut. Reads only within `len`, whatever the bytes.
+ */
+size_t sk_reply_cut(uint8_t *reply, size_t len);
+
 #endif

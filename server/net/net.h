@@ -39,6 +39,8 @@ typedef struct sk_net_stats {
 	uint64_t tcp_errors;      /* connections closed on a read or write error */
 	uint64_t rrl_dropped;     /* UDP replies rate limiting dropped */
 	uint64_t rrl_slipped;     /* UDP replies rate limiting sent truncated instead */
+	uint64_t udp_cut;         /* UDP replies larger than the interface carries unfragmented,
+	                             sent truncated instead (EMSGSIZE: the sockets set DF) */
 } sk_net_stats_t;
 
 /*

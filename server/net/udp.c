@@ -255,9 +255,27 @@ static void answer(sk_udp_t *u, int n)
 }
 
 /*
+ * The reply at tx_off is larger than the interface toward its client carries: the sockets
+ * never fragment (sockopt.c), so the kernel refused it with EMSGSIZE. Cut it down to a
+ * truncated reply in its slot (the client asks again over TCP, RFC 9715) and say whether there
+ * was anything to cut. Its telemetry record, made before sending, keeps the size as built.
+ */
+static bool cut_oversized(sk_udp_t *u)
+{
+	struct iovec *iov = u->tx[u->tx_off].msg_hdr.msg_iov;
+	size_t len = sk_reply_cut(iov->iov_base, iov->iov_len);
+	if (len >= iov->iov_len)
+		return false;
+	iov->iov_len = len;
+	sk_ctr_add(&u->w->ctr.udp_cut, 1);
+	return true;
+}
+
+/*
  * Send what is left of tx[]. Returns 0 when all is gone, -EAGAIN when the socket is full and
- * the rest must wait for UV_WRITABLE. A reply the kernel rejects with any other error (no
- * route, a forged source port 0, ...) is counted and skipped: retrying it would fail again.
+ * the rest must wait for UV_WRITABLE. A reply too large for the interface goes again, cut down
+ * (cut_oversized). A reply the kernel rejects with any other error (no route, a forged source
+ * port 0, ...) is counted and skipped: retrying it would fail again.
  */
 static int flush(sk_udp_t *u)
 {
@@ -272,6 +290,8 @@ static int flush(sk_udp_t *u)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return -EAGAIN;
+		if (errno == EMSGSIZE && cut_oversized(u))
+			continue;
 		sk_ctr_add(&u->w->ctr.udp_send_errors, 1);
 		sk_debug("udp sendmmsg: %s", strerror(errno));
 		u->tx_off++;

@@ -617,14 +617,23 @@ def _ip(*args, check=True, ns=None):
 
 
 @contextmanager
-def veth_netns(host_addr, ns_addr, prefix):
+def veth_netns(host_addr, ns_addr, prefix, mtu=None, v6=None):
     """A namespace holding one end of a veth pair. Host end: host_addr/prefix, namespace end:
-    ns_addr/prefix; no default route anywhere, only the connected /prefix. Everything is deleted
-    at exit. Raises NetnsUnavailable when a namespace cannot be made."""
+    ns_addr/prefix; no default route anywhere, only the connected /prefix. mtu: both ends' MTU.
+    v6: (host address, namespace address, prefix) added too, without duplicate address
+    detection (usable at once). Everything is deleted at exit. Raises NetnsUnavailable when a
+    namespace cannot be made."""
     tag = f"{os.getpid() % 100000}"
     ns, hv, nv = f"sktm{tag}", f"sktH{tag}", f"sktN{tag}"
     if not shutil.which("ip"):
         raise NetnsUnavailable("the `ip` command (iproute2) is not installed")
+    # Addresses the host already reaches other than by its default route (a network of its own)
+    # would take traffic meant for the namespace elsewhere: refuse them.
+    for a in [ns_addr] + ([v6[1]] if v6 else []):
+        routes = _ip("-6" if ":" in a else "-4", "route", "show", "match", a).stdout.splitlines()
+        taken = [r for r in routes if r.strip() and not r.startswith("default")]
+        if taken:
+            raise NetnsUnavailable(f"{a} is already routed on this host ({taken[0]}): pick another")
     p = _ip("netns", "add", ns, check=False)
     if p.returncode != 0:
         raise NetnsUnavailable(f"`ip netns add` failed: {p.stderr.strip()}")
@@ -634,6 +643,12 @@ def veth_netns(host_addr, ns_addr, prefix):
         _ip("addr", "add", f"{host_addr}/{prefix}", "dev", hv)
         _ip("link", "set", hv, "up")
         _ip("addr", "add", f"{ns_addr}/{prefix}", "dev", nv, ns=ns)
+        if mtu:
+            _ip("link", "set", hv, "mtu", str(mtu))
+            _ip("link", "set", nv, "mtu", str(mtu), ns=ns)
+        if v6:
+            _ip("addr", "add", f"{v6[0]}/{v6[2]}", "dev", hv, "nodad")
+            _ip("addr", "add", f"{v6[1]}/{v6[2]}", "dev", nv, "nodad", ns=ns)
         _ip("link", "set", nv, "up", ns=ns)
         _ip("link", "set", "lo", "up", ns=ns)
         routes = _ip("route", "show", ns=ns).stdout

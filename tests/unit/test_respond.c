@@ -158,6 +158,68 @@ static void test_truncation(void)
 	ldns_pkt_free(r);
 }
 
+/* sk_reply_cut: what a reply becomes when the interface cannot carry it (net/udp.c, EMSGSIZE). */
+static void test_cut(void)
+{
+	size_t len;
+	ldns_pkt *r = ask("big.example.org", LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_IN, SK_TRANSPORT_UDP, 1232, true, &len);
+	ldns_pkt_free(r);
+	uint8_t full[65535];
+	memcpy(full, out, len);
+	size_t cut = sk_reply_cut(out, len);
+	ok(cut < len && cut == 12 + 17 + 4 + 11, "cut to header, question and a bare OPT (%zu of %zu)", cut, len);
+	r = NULL;
+	ok(ldns_wire2pkt(&r, out, cut) == LDNS_STATUS_OK, "the cut reply decodes");
+	if (r) {
+		ok(ldns_pkt_tc(r) && ldns_pkt_aa(r) && ldns_pkt_qr(r), "TC set, AA and QR kept");
+		is_int(ldns_pkt_id(r), 0x4242, "id kept");
+		ok(ldns_pkt_qdcount(r) == 1 && !ldns_pkt_ancount(r) && !ldns_pkt_nscount(r),
+			"the question alone");
+		ok(ldns_pkt_edns(r) && ldns_pkt_edns_udp_size(r) == 1232 && ldns_pkt_edns_do(r),
+			"EDNS kept: our payload size and DO");
+		is_int(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR, "rcode kept");
+		ldns_pkt_free(r);
+	}
+	ok(memcmp(out, full, 12 + 17 + 4 - 0) != 0 && memcmp(out + 12, full + 12, 17 + 4) == 0,
+		"header changed (TC, counts), question bytes as they were");
+	is_int(sk_reply_cut(out, cut), cut, "a cut reply has nothing more to cut");
+
+	/* Without EDNS: no OPT to keep. */
+	r = ask("big.example.org", LDNS_RR_TYPE_TXT, LDNS_RR_CLASS_IN, SK_TRANSPORT_TCP, 0, false, &len);
+	ldns_pkt_free(r);
+	cut = sk_reply_cut(out, len);
+	ok(cut == 12 + 17 + 4 && sk_hdr_arcount(out) == 0 && (sk_hdr_flags(out) & SK_FLAG_TC),
+		"no EDNS: header and question, TC (%zu)", cut);
+
+	/* NODATA: its SOA goes. REFUSED: nothing to cut, its rcode stays. */
+	r = ask("mail.example.org.", LDNS_RR_TYPE_AAAA, LDNS_RR_CLASS_IN, SK_TRANSPORT_UDP, 1232, false, &len);
+	ldns_pkt_free(r);
+	cut = sk_reply_cut(out, len);
+	ok(cut == 12 + 18 + 4 + 11 && sk_hdr_nscount(out) == 0 && sk_hdr_arcount(out) == 1,
+		"NODATA: the SOA gone, the OPT kept (%zu of %zu)", cut, len);
+	r = ask("nope.example.net.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, SK_TRANSPORT_UDP, 1232, false, &len);
+	ldns_pkt_free(r);
+	ok(sk_reply_cut(out, len) == len && sk_hdr_rcode(out) == LDNS_RCODE_REFUSED &&
+		!(sk_hdr_flags(out) & SK_FLAG_TC), "REFUSED with a bare OPT: nothing to cut, left alone");
+
+	/* Bytes that are not a reply: never read past len, never grow. */
+	uint8_t junk[64];
+	for (unsigned seed = 1; seed < 2000; seed++) {
+		srand(seed);
+		size_t n = (size_t)rand() % sizeof junk;
+		for (size_t i = 0; i < n; i++)
+			junk[i] = (uint8_t)rand();
+		if (n > 5)
+			junk[4] = 0, junk[5] = 1;
+		if (sk_reply_cut(junk, n) > n) {
+			ok(false, "junk %u grew", seed);
+			return;
+		}
+	}
+	ok(true, "2,000 random byte strings: never longer than given (ASan checks the reads)");
+	is_int(sk_reply_cut(junk, 5), 5, "shorter than a header: left alone");
+}
+
 static void test_misc(void)
 {
 	size_t len;
@@ -250,6 +312,7 @@ int main(void)
 	test_negative();
 	test_edns();
 	test_truncation();
+	test_cut();
 	test_misc();
 	sk_db_free(db);
 	return tap_done();
