@@ -72,15 +72,37 @@ void sk_zsrc_free(sk_zsrc_t *src);
 /* ---------------------------------------------------------------------------------------------
  * Name hashing. A name's hash folds its labels from the root outwards, so one right-to-left pass
  * over a query name yields the hash of every suffix (each candidate zone apex, each ancestor on the
- * way down to the name), and "*.<suffix>" costs one more label. FNV-1a per byte is enough for
- * names of at most 255 bytes; sk_hash_fin() mixes the result before it picks a slot.
+ * way down to the name), and "*.<suffix>" costs one more label. A label (its length byte and
+ * its bytes) is folded eight bytes at a time, each word xored in, multiplied by an odd constant
+ * and its high bits folded down: two multiplications for a typical label where FNV-1a, byte by
+ * byte, made a chain of ten (a name's hashes were 15% of answering an NXDOMAIN in respond_bench).
+ * sk_hash_fin() mixes the result before it picks a slot; a table compares the names themselves,
+ * so the hash only spreads them.
  */
 #define SK_HASH_INIT 0xcbf29ce484222325ULL
+#define SK_HASH_MUL 0x9e3779b97f4a7c15ULL
+
+static inline uint64_t sk_hash_word(uint64_t h, uint64_t w)
+{
+	h = (h ^ w) * SK_HASH_MUL;
+	return h ^ (h >> 29);
+}
 
 static inline uint64_t sk_hash_label(uint64_t h, const uint8_t *label)
 {
-	for (unsigned i = 0; i <= label[0]; i++)
-		h = (h ^ label[i]) * 0x100000001b3ULL;
+	size_t n = (size_t)label[0] + 1u;
+	const uint8_t *p = label;
+	for (; n >= 8; n -= 8, p += 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		h = sk_hash_word(h, w);
+	}
+	if (n) {
+		uint64_t w = 0;
+		for (size_t i = 0; i < n; i++)
+			w |= (uint64_t)p[i] << (8 * i);
+		h = sk_hash_word(h, w);
+	}
 	return h;
 }
 
