@@ -383,7 +383,8 @@ void sk_db_lookup(const sk_db_t *db, const uint8_t *qname, size_t qname_len, uin
 	lname_t m;                 /* n as a seized domain's template knows it */
 	uint8_t mbuf[SK_NAME_MAX];
 	lctx_t c;                  /* not zeroed as a whole: add[] is only read below nadd */
-	chain_t ch = { .n = 1 };
+	chain_t ch;                /* nor this: only entries below n are read (zeroing its 152
+	                              bytes was 5% of answering an NXDOMAIN: a `rep stos`) */
 
 	plan->rcode = SK_RCODE_NOERROR;
 	plan->aa = false;
@@ -401,6 +402,7 @@ void sk_db_lookup(const sk_db_t *db, const uint8_t *qname, size_t qname_len, uin
 	c.q = &q;
 	c.qtype = qtype;
 	c.nadd = 0;
+	ch.n = 1;
 	ch.name[0] = q.name;
 	ch.len[0] = q.len;
 	for (;;) {
