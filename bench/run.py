@@ -236,6 +236,28 @@ class Server:
                 total += int(fl[11]) + int(fl[12])
         return total
 
+    def thread_ticks(self):
+        """utime+stime per thread name (threads of one name summed) of the server's process group."""
+        pgid = self.proc.pid
+        out = {}
+        for p in os.listdir('/proc'):
+            if not p.isdigit():
+                continue
+            try:
+                with open(f'/proc/{p}/stat') as f:
+                    st = f.read()
+                if int(st[st.rindex(')') + 2:].split()[2]) != pgid:
+                    continue
+                for t in os.listdir(f'/proc/{p}/task'):
+                    with open(f'/proc/{p}/task/{t}/stat') as f:
+                        ts = f.read()
+                    name = ts[ts.index('(') + 1:ts.rindex(')')]
+                    fl = ts[ts.rindex(')') + 2:].split()
+                    out[name] = out.get(name, 0) + int(fl[11]) + int(fl[12])
+            except (OSError, ValueError):
+                continue
+        return out
+
     def tel_paths(self):
         # a file and the rotated files beside it (events.jsonl.1, .2 ...), not its manifest
         return [q for p in self.tel_files for q in [p] + sorted(glob.glob(glob.escape(p) + '.*'))
@@ -571,12 +593,14 @@ def run_dnsperf(srv, mix, args, tmp):
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     b0 = srv.tel_bytes()
     c0 = srv.cpu_ticks()
+    th0 = srv.thread_ticks()
     t0 = time.monotonic()
     with open(out_path, 'w') as out:
         p = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, text=True,
                            timeout=args.seconds + args.timeout + 30)
     wall = time.monotonic() - t0
     c1 = srv.cpu_ticks()
+    th1 = srv.thread_ticks()
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     b1 = srv.tel_bytes()
     e1 = udp_rcvbuf_errors()
@@ -592,6 +616,9 @@ def run_dnsperf(srv, mix, args, tmp):
     r['server_cpu_s'] = cpu
     r['server_cpu_share'] = cpu / args.seconds
     r['cpu_us_per_q'] = cpu * 1e6 / max(r['completed'], 1)
+    # the same per thread (by name: sk-worker-0, sk-telemetry ...), threads that ran at all
+    r['thread_us_per_q'] = {k: round((v - th0.get(k, 0)) / TICK * 1e6 / max(r['completed'], 1), 3)
+                            for k, v in th1.items() if v > th0.get(k, 0)}
     r['client_cpu_s'] = round((ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime), 3)
     if srv.tel_files:
         r['telemetry_bytes'] = b1 - b0
@@ -743,6 +770,21 @@ def print_checks(runs, suite, mixes, servers, out=sys.stdout):
                     t = '' if target is None else f' (target <= {target:.2f}): {"met" if c <= target else "NOT met"}'
                     lines.append(f'{mix}: CPU/q {a} / {b} = {c:.2f}{t}; per round '
                                  + ', '.join(f'{x:.2f}' for x in xs))
+    if suite == 'telemetry':
+        # Where a variant's CPU per query goes, thread by thread (medians over rounds): the
+        # workers' share shows what recording costs the query path, the rest what the sinks cost.
+        for mix in mixes:
+            for sv in servers:
+                if not sv.startswith('sinkholed'):
+                    continue
+                per = {}
+                for r in runs:
+                    if r['mix'] == mix and r['server'] == sv and 'thread_us_per_q' in r:
+                        for k, v in r['thread_us_per_q'].items():
+                            per.setdefault(k, []).append(v)
+                if per:
+                    lines.append(f'{mix}: {sv} CPU us/q by thread: ' + ', '.join(
+                        f'{k} {med(v):.2f}' for k, v in sorted(per.items(), key=lambda kv: -med(kv[1]))))
     if lines:
         print('\n### Targets (issue 3 / issue 5), medians of per-round ratios\n', file=out)
         for ln in lines:
