@@ -33,26 +33,7 @@ static bool parse_qname(sk_query_t *q, size_t *pos)
 /* Step over a name that may end in a compression pointer (records in other sections). */
 static bool skip_name(const sk_query_t *q, size_t *pos)
 {
-	size_t p = *pos;
-	for (unsigned labels = 0; labels < SK_LABELS_MAX; labels++) {
-		if (p >= q->len)
-			return false;
-		uint8_t l = q->msg[p];
-		if (l == 0) {
-			*pos = p + 1;
-			return true;
-		}
-		if (sk_is_pointer(l)) {
-			if (p + 2 > q->len)
-				return false;
-			*pos = p + 2;
-			return true;
-		}
-		if (l > SK_LABEL_MAX)
-			return false;
-		p += l + 1u;
-	}
-	return false;
+	return sk_wire_skip_name(q->msg, q->len, pos);
 }
 
 /* Copy the possibly compressed name at *pos into out (uncompressed); step *pos past it. Pointers

@@ -469,20 +469,10 @@ size_t sk_respond(const sk_snapshot_t *snap, const sk_client_t *client, const ui
 	return n;
 }
 
-/* The end of the (possibly compressed) name at m[pos], or 0 when it runs past `len`. */
+/* The end of the (possibly compressed) name at m[pos], or 0 when it is not a name within `len`. */
 static size_t skip_name(const uint8_t *m, size_t len, size_t pos)
 {
-	while (pos < len) {
-		uint8_t b = m[pos];
-		if (sk_is_pointer(b))
-			return pos + 2 <= len ? pos + 2 : 0;
-		if (b & 0xc0)
-			return 0;
-		if (b == 0)
-			return pos + 1;
-		pos += 1u + b;
-	}
-	return 0;
+	return sk_wire_skip_name(m, len, &pos) ? pos : 0;
 }
 
 #define OPT_BARE 11   /* root owner, TYPE, CLASS, TTL, RDLENGTH 0 */

@@ -64,6 +64,32 @@ static inline void sk_hdr_set_counts(uint8_t *m, uint16_t qd, uint16_t an, uint1
 static inline bool sk_is_pointer(uint8_t b) { return (b & 0xc0) == 0xc0; }
 static inline uint16_t sk_pointer_offset(const uint8_t *p) { return sk_get16(p) & 0x3fff; }
 
+/* Step *pos over the name at msg[*pos], which may end in a compression pointer (not followed).
+ * False, *pos untouched, when it runs past `len`, has a bad label type or too many labels. */
+static inline bool sk_wire_skip_name(const uint8_t *msg, size_t len, size_t *pos)
+{
+	size_t p = *pos;
+	for (unsigned labels = 0; labels < SK_LABELS_MAX; labels++) {
+		if (p >= len)
+			return false;
+		uint8_t l = msg[p];
+		if (l == 0) {
+			*pos = p + 1;
+			return true;
+		}
+		if (sk_is_pointer(l)) {
+			if (p + 2 > len)
+				return false;
+			*pos = p + 2;
+			return true;
+		}
+		if (l > SK_LABEL_MAX)
+			return false;
+		p += l + 1u;
+	}
+	return false;
+}
+
 _Static_assert(SK_HDR_LEN == 12, "DNS header is 12 bytes");
 
 #endif
