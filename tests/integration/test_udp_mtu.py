@@ -6,6 +6,9 @@ the server listens on the host end. The answer is huge.sinkhole.test TXT (12 str
 bytes) asked for with an EDNS payload of 4096, which the server (edns_size 4096) would send whole.
 """
 import json
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -93,10 +96,8 @@ def mtu_netns():
 
 
 def test_replies_never_fragment_and_too_large_ones_are_truncated(tmp_path, mtu_netns):
-    sock = tmp_path / "c.sock"
-    if len(str(sock)) > 100:
-        import tempfile
-        sock = __import__("pathlib").Path(tempfile.mkdtemp(prefix="skmtu-", dir="/tmp")) / "c.sock"
+    sockdir = Path(tempfile.mkdtemp(prefix="skmtu-", dir="/tmp"))  # sun_path holds 107 bytes
+    sock = sockdir / "c.sock"
     d = tmp_path / "srv"
     sk.copy_zones(d)
     srv = tm.TmServer(d, listen_extra=[HOST4, HOST6], edns_size=4096, workers=1,
@@ -141,3 +142,4 @@ def test_replies_never_fragment_and_too_large_ones_are_truncated(tmp_path, mtu_n
         assert st["udp_send_errors"] == "0", st
     finally:
         srv.kill()
+        shutil.rmtree(sockdir, ignore_errors=True)
