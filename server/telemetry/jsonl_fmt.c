@@ -73,6 +73,14 @@ static void put_plain(jw_t *w, const char *s)
 	PUT(w, "\"");
 }
 
+/* The same, with the length known (0: not known). */
+static void put_plain_n(jw_t *w, const char *s, size_t n)
+{
+	PUT(w, "\"");
+	put(w, s, n ? n : strlen(s));
+	PUT(w, "\"");
+}
+
 static void put_plain_or_null(jw_t *w, const char *s)
 {
 	if (s)
@@ -199,11 +207,11 @@ size_t sk_jsonl_format(char *out, size_t cap, const sk_record_t *rec, sk_jsonl_c
 	else
 		PUT(&w, "\"udp\"");
 	PUT(&w, ",\"src\":");
-	put_plain(&w, rec->src);
+	put_plain_n(&w, rec->src, rec->src_len);
 	PUT(&w, ",\"sport\":");
 	put_u64(&w, ev->sport);
 	PUT(&w, ",\"dst\":");
-	put_plain(&w, rec->dst);
+	put_plain_n(&w, rec->dst, rec->dst_len);
 	PUT(&w, ",\"dport\":");
 	put_u64(&w, ev->dport);
 	PUT(&w, ",\"id\":");
@@ -213,7 +221,10 @@ size_t sk_jsonl_format(char *out, size_t cap, const sk_record_t *rec, sk_jsonl_c
 	PUT(&w, ",\"flags\":");
 	put_qflags(&w, ev->qflags);
 	PUT(&w, ",\"qname\":");
-	put_str_or_null(&w, question ? rec->qname : NULL);
+	if (question && rec->qname && rec->qname_plain)
+		put_plain_n(&w, rec->qname, rec->qname_len);
+	else
+		put_str_or_null(&w, question ? rec->qname : NULL);
 	PUT(&w, ",\"qtype\":");
 	put_plain_or_null(&w, question ? sk_dnstext_type(ev->qtype, t) : NULL);
 	PUT(&w, ",\"qclass\":");

@@ -9,16 +9,24 @@
 #include "telemetry/record.h"
 #include "util/json.h"
 
-/* The question name as the client sent it (letter case kept), from the event's query copy.
- * The worker's parser validated it; the checks here only keep a bad event from misreading. */
-static const char *qname_text(const sk_event_t *ev, char *out)
+/* The question name as the client sent it (letter case kept), from the event's query copy,
+ * into r->qname. The worker's parser validated it; the checks here only keep a bad event from
+ * misreading. A text one byte shorter than the wire name had no byte escaped (each label's
+ * length became its dot): printable ASCII without '"' or '\\', which JSON takes as it is. */
+static void qname_text(const sk_event_t *ev, char *out, sk_record_t *r)
 {
+	int n;
+	r->qname = NULL;
+	r->qname_len = 0;
+	r->qname_plain = false;
 	if (!(ev->flags & SK_EV_PARSED) || ev->qname_len == 0 ||
 	    SK_HDR_LEN + (size_t)ev->qname_len > ev->qlen)
-		return NULL;
-	if (sk_name_to_text(ev->query + SK_HDR_LEN, out, SK_NAME_TEXT_MAX) < 0)
-		return NULL;
-	return out;
+		return;
+	if ((n = sk_name_to_text(ev->query + SK_HDR_LEN, out, SK_NAME_TEXT_MAX)) < 0)
+		return;
+	r->qname = out;
+	r->qname_len = (size_t)n;
+	r->qname_plain = (size_t)n + 1 == ev->qname_len;
 }
 
 /* The zone apex is a suffix of the question name; it is shown lowercased, as configured. Most
@@ -127,12 +135,21 @@ void sk_record_build(sk_recbuf_t *b, const sk_event_t *ev, const char *node, uin
 	if (b->no_texts) {
 		/* dnstap alone carries the query, and the addresses as bytes. */
 		r->qname = r->src = r->dst = NULL;
+		r->qname_len = r->src_len = r->dst_len = 0;
+		r->qname_plain = false;
 	} else {
-		r->qname = qname_text(ev, b->qname);
-		addr_text(af, ev->src, b->src);
-		addr_text(af, ev->dst, b->dst);
+		size_t alen = ev->family == 6 ? 16 : 4;
+		qname_text(ev, b->qname, r);
 		r->src = b->src;
+		r->src_len = (size_t)(addr_text(af, ev->src, b->src) - b->src);
+		/* Our own address: the text of the last one serves until it changes. */
+		if (b->dst_family != ev->family || memcmp(b->dst_addr, ev->dst, alen) != 0) {
+			b->dst_len = (size_t)(addr_text(af, ev->dst, b->dst) - b->dst);
+			memcpy(b->dst_addr, ev->dst, alen);
+			b->dst_family = ev->family;
+		}
 		r->dst = b->dst;
+		r->dst_len = b->dst_len;
 	}
 
 	r->ecs = NULL;

@@ -23,6 +23,9 @@ typedef struct sk_recbuf {
 	uint8_t zone_wire[SK_NAME_MAX]; /* the apex `zone` is the text of, lowercased; 0 bytes: none */
 	size_t zone_wire_len;
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+	uint8_t dst_addr[16];   /* the address `dst` is the text of (our own: nearly always the same) */
+	uint8_t dst_family;     /* its event family, 4 or 6; 0: `dst` holds nothing yet */
+	size_t dst_len;
 	char ecs[INET6_ADDRSTRLEN + 4];
 	char rid_prefix[SK_RECORD_NODE_ID_MAX + 24];
 	char node_json[1024];   /* the node, quoted and escaped, when it fits */

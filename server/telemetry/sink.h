@@ -36,11 +36,15 @@ typedef struct sk_record {
 	/* Text forms the telemetry thread computed once for all sinks: */
 	const char *qname;             /* presentation form, trailing dot, escapes; qname, src and
 	                                  dst are NULL when no sink reads them (sk_sink_ops_t.texts) */
+	size_t qname_len;              /* its length */
+	bool qname_plain;              /* it needs no JSON escaping: printable ASCII, no '"' or '\'
+	                                  (false: not known, escape it) */
 	const char *zone;              /* the zone apex, presentation form, or NULL */
 	const char *zone_json;         /* zone as a quoted JSON string, made when the zone changes;
 	                                  NULL: not made (escape zone) */
 	size_t zone_json_len;
 	const char *src, *dst;         /* addresses as text */
+	size_t src_len, dst_len;       /* their lengths; 0: not known (strlen them) */
 	const char *ecs;               /* "a.b.c.d/len" or "x::/len", or NULL */
 } sk_record_t;
 

@@ -1011,6 +1011,41 @@ static void test_no_texts(void)
 	ok(b.rec.zone && b.rec.ecs, "no_texts: the zone and the ECS subnet still");
 }
 
+/* The texts' shortcuts: a query name that needs no escaping is marked so (JSON takes it as it
+ * is), an odd one is not; our own address's text is kept while it stays the same and made again
+ * when it changes, whatever the order of families. */
+static void test_text_shortcuts(void)
+{
+	static sk_recbuf_t b;
+	sk_event_t ev;
+	const int kinds[] = { K_GB_ECS_SE, K_ODD_NAME, K_LOCAL_TCP_NOEDNS, K_GB_ECS_SE, K_LOCAL_TCP_NOEDNS,
+		K_FORMERR, K_MAPPED_ECS_US };
+	int right = 1;
+	for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+		char want[INET6_ADDRSTRLEN];
+		fill_kind(&ev, kinds[i], (int)i);
+		if (i == 3)
+			ev.dst[3] = 9;   /* another IPv4 address of ours */
+		sk_record_build(&b, &ev, "n", i + 1, NULL, NULL);
+		inet_ntop(ev.family == 6 ? AF_INET6 : AF_INET, ev.dst, want, sizeof want);
+		if (!b.rec.dst || strcmp(b.rec.dst, want) || b.rec.dst_len != strlen(want) ||
+		    !b.rec.src || b.rec.src_len != strlen(b.rec.src)) {
+			printf("#   record %zu: dst %s (%zu), want %s\n", i, b.rec.dst ? b.rec.dst : "NULL",
+				b.rec.dst_len, want);
+			right = 0;
+		}
+		if (kinds[i] == K_ODD_NAME)
+			ok(b.rec.qname && !b.rec.qname_plain && b.rec.qname_len == strlen(b.rec.qname),
+				"a name with escapes is not plain");
+		if (kinds[i] == K_GB_ECS_SE && i == 0)
+			ok(b.rec.qname && b.rec.qname_plain && b.rec.qname_len == strlen(b.rec.qname),
+				"WwW.aitism.net. is plain");
+		if (kinds[i] == K_FORMERR)
+			ok(!b.rec.qname && !b.rec.qname_plain, "no question: no name");
+	}
+	ok(right, "our own address's text right after every change (IPv4, IPv6, another IPv4)");
+}
+
 /* The zone's JSON text is made when the zone changes and reused while it does not: every record
  * gets its own zone's, in any order of zones (here, suffixes of one query name in turn). */
 static void test_zone_json(void)
@@ -1148,6 +1183,7 @@ int main(void)
 	test_rrl_field();
 	test_node_json();
 	test_no_texts();
+	test_text_shortcuts();
 	test_zone_json();
 	test_event_fill();
 	test_run();
