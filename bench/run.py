@@ -164,17 +164,7 @@ class Server:
             s.close()
 
     def group_pids(self):
-        pids = []
-        for p in os.listdir('/proc'):
-            if p.isdigit():
-                try:
-                    with open(f'/proc/{p}/stat') as f:
-                        st = f.read()
-                    if int(st[st.rindex(')') + 2:].split()[2]) == self.proc.pid:
-                        pids.append(int(p))
-                except (OSError, ValueError):
-                    pass
-        return pids
+        return [int(p) for p, _ in self._group()]
 
     def pin(self):
         """Pin every thread of every process of the group to the server CPU. Knot DNS sets its own
@@ -219,10 +209,9 @@ class Server:
                     with open(os.path.join(self.cgroup, fn), 'w') as f:
                         f.write(f'{quota if "quota" in fn else period}\n')
 
-    def cpu_ticks(self):
-        """utime+stime of every process in the server's process group (all threads included)."""
+    def _group(self):
+        """(pid, stat fields after the command name) of every process in the server's group."""
         pgid = self.proc.pid
-        total = 0
         for p in os.listdir('/proc'):
             if not p.isdigit():
                 continue
@@ -231,23 +220,22 @@ class Server:
                     st = f.read()
             except OSError:
                 continue
-            fl = st[st.rindex(')') + 2:].split()
-            if int(fl[2]) == pgid:
-                total += int(fl[11]) + int(fl[12])
-        return total
+            try:
+                fl = st[st.rindex(')') + 2:].split()
+                if int(fl[2]) == pgid:
+                    yield p, fl
+            except ValueError:
+                continue
+
+    def cpu_ticks(self):
+        """utime+stime of every process in the server's process group (all threads included)."""
+        return sum(int(fl[11]) + int(fl[12]) for _, fl in self._group())
 
     def thread_ticks(self):
         """utime+stime per thread name (threads of one name summed) of the server's process group."""
-        pgid = self.proc.pid
         out = {}
-        for p in os.listdir('/proc'):
-            if not p.isdigit():
-                continue
+        for p, _ in self._group():
             try:
-                with open(f'/proc/{p}/stat') as f:
-                    st = f.read()
-                if int(st[st.rindex(')') + 2:].split()[2]) != pgid:
-                    continue
                 for t in os.listdir(f'/proc/{p}/task'):
                     with open(f'/proc/{p}/task/{t}/stat') as f:
                         ts = f.read()
@@ -287,7 +275,7 @@ class Server:
                 self.proc.wait(timeout=10)
         # children (nsd's) may outlive the leader for a moment
         for _ in range(50):
-            if not any(self._group_alive()):
+            if not any(self._group()):
                 break
             time.sleep(0.1)
         if self.cgroup and os.path.isdir(self.cgroup):
@@ -295,17 +283,6 @@ class Server:
                 os.rmdir(self.cgroup)
             except OSError as e:
                 log(f'{self.name}: could not remove {self.cgroup}: {e}')
-
-    def _group_alive(self):
-        for p in os.listdir('/proc'):
-            if p.isdigit():
-                try:
-                    with open(f'/proc/{p}/stat') as f:
-                        st = f.read()
-                    if int(st[st.rindex(')') + 2:].split()[2]) == self.proc.pid:
-                        yield True
-                except (OSError, ValueError):
-                    pass
 
     def stderr_tail(self, n=5):
         try:

@@ -395,15 +395,30 @@ def test_tcp_connection_survives_reload(make_server):
             assert rrset_texts(m.answer) == {f"www.sinkhole.test. 3600 IN A {addr}"}
 
 
+def _hold_udp_and_tcp_port():
+    """A UDP and a TCP socket bound to the same free port of 127.0.0.1. The UDP port comes from
+    the kernel; the same number may be taken for TCP (another test's connection): then try
+    another."""
+    for _ in range(50):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind((sk.V4, 0))
+            t.bind((sk.V4, s.getsockname()[1]))
+            t.listen(1)
+            return s, t
+        except OSError:
+            s.close()
+            t.close()
+    pytest.fail("no port free for both UDP and TCP in 50 tries")
+
+
 def test_start_port_in_use_fails(checkdir):
     """Another process holds the port: sinkholed says so and exits non-zero instead of serving
     half its addresses."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s, \
-            socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-        s.bind((sk.V4, 0))
+    s, t = _hold_udp_and_tcp_port()
+    with s, t:
         port = s.getsockname()[1]
-        t.bind((sk.V4, port))
-        t.listen(1)
         conf = write_conf(checkdir, port=port, v6=False)
         try:
             p = sk.run_binary([sk.sinkholed_path(), "-c", conf], timeout=sk.scaled(10))
