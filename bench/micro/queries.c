@@ -6,7 +6,9 @@
 
 #include <ldns/ldns.h>
 
+#include "db/snapshot.h"
 #include "dns/name.h"
+#include "util/log.h"
 #include "queries.h"
 
 #define QMAX 512
@@ -128,4 +130,19 @@ void bq_free(bq_set_t *s)
 	free(s->q);
 	free(s->wire);
 	*s = (bq_set_t){ 0 };
+}
+
+int bq_setup(const char *prog, const char *conf, const char *path, bool edns, const char *option,
+	struct sk_snapshot **snap, bq_set_t *set)
+{
+	sk_log_set_level(SK_LOG_WARN);
+	*snap = NULL;
+	if (sk_snapshot_load(conf, snap) != 0)
+		return -1;
+	if (bq_load(prog, path, edns, option, set) != 0) {
+		sk_snapshot_free(*snap);
+		*snap = NULL;
+		return -1;
+	}
+	return 0;
 }

@@ -24,6 +24,12 @@ typedef struct bq_set {
 int bq_load(const char *prog, const char *path, bool edns, const char *option, bq_set_t *out);
 void bq_free(bq_set_t *s);
 
+struct sk_snapshot;
+/* What both benchmarks start with: warnings only in the log, CONFIG loaded as sinkholed loads it
+ * (*snap), the query file as bq_load() reads it (*set). 0, or -1 after saying why. */
+int bq_setup(const char *prog, const char *conf, const char *path, bool edns, const char *option,
+	struct sk_snapshot **snap, bq_set_t *set);
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 double bq_now_ns(void);
 /* Sort doubles ascending, for medians. */

@@ -17,7 +17,6 @@
 
 #include "db/snapshot.h"
 #include "dns/respond.h"
-#include "util/log.h"
 
 #include "queries.h"
 
@@ -44,12 +43,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: respond_bench CONFIG QUERIES [--edns] [--ecs CODE:HEX] [--passes N]\n");
 		return 2;
 	}
-	sk_log_set_level(SK_LOG_WARN);
-	sk_snapshot_t *snap = NULL;
-	if (sk_snapshot_load(conf, &snap) != 0)
-		return 1;
+	sk_snapshot_t *snap;
 	bq_set_t set;
-	if (bq_load("respond_bench", qfile, edns, ecs, &set) != 0)
+	if (bq_setup("respond_bench", conf, qfile, edns, ecs, &snap, &set) != 0)
 		return 1;
 	const bq_t *qs = set.q;
 	const uint8_t *wire = set.wire;

@@ -25,7 +25,6 @@
 #include "dns/respond.h"
 #include "telemetry/ring.h"
 #include "telemetry/telemetry.h"
-#include "util/log.h"
 
 #include "queries.h"
 
@@ -88,12 +87,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	sk_log_set_level(SK_LOG_WARN);
-	sk_snapshot_t *snap = NULL;
-	if (sk_snapshot_load(conf, &snap) != 0)
-		return 1;
+	sk_snapshot_t *snap;
 	bq_set_t set;
-	if (bq_load("telemetry_bench", qfile, ecs != NULL, ecs, &set) != 0)
+	if (bq_setup("telemetry_bench", conf, qfile, ecs != NULL, ecs, &snap, &set) != 0)
 		return 1;
 	sk_event_t *ev = calloc(EVENTS_MAX, sizeof *ev);
 	double *ns = calloc((size_t)passes, sizeof *ns);
