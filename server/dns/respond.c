@@ -146,7 +146,8 @@ static size_t reply_plan(reply_t *r, const sk_plan_t *plan)
 {
 	size_t pos = write_head(r);
 	sk_writer_t w;
-	sk_wr_init(&w, r->out, r->limit - reserve(r), pos, SK_HDR_LEN);
+	sk_wr_init(&w, r->out, r->limit - reserve(r), pos, SK_HDR_LEN,
+		r->with_question ? r->q->lname : NULL);
 
 	if (plan->aa)
 		r->flags |= SK_FLAG_AA;

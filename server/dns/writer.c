@@ -1,19 +1,24 @@
 /* writer.c -- message building with name compression (RFC 1035 4.1.4) */
 #include <stdbool.h>
+#include <string.h>
 
 #include "dns/name.h"
 #include "dns/wire.h"
 #include "dns/writer.h"
 #include "util/err.h"
 
-static void add_target(sk_writer_t *w, size_t off)
+/* `label`: where its bytes can be read for comparing (in `buf`, or in the lowercased question);
+ * `up`: where the rest of the name after it is written (after any pointer), 0 after the last
+ * label (offset 0 is the header, never a name). */
+static void add_target(sk_writer_t *w, const uint8_t *label, size_t off, size_t up)
 {
 	/* A pointer holds 14 bits; positions past that cannot be targets. */
 	if (w->ntargets < SK_WR_TARGETS && off < 0x4000)
-		w->target[w->ntargets++] = (uint16_t)off;
+		w->target[w->ntargets++] = (sk_wr_target_t){ label, (uint16_t)off, (uint16_t)up };
 }
 
-void sk_wr_init(sk_writer_t *w, uint8_t *buf, size_t limit, size_t pos, size_t qname_off)
+void sk_wr_init(sk_writer_t *w, uint8_t *buf, size_t limit, size_t pos, size_t qname_off,
+	const uint8_t *lqname)
 {
 	w->buf = buf;
 	w->limit = limit;
@@ -21,8 +26,11 @@ void sk_wr_init(sk_writer_t *w, uint8_t *buf, size_t limit, size_t pos, size_t q
 	w->ntargets = 0;
 	/* Every label start of the question name is a target: owners that are the query name or
 	 * its zone's apex then cost two bytes. */
-	for (size_t p = qname_off; p < pos && buf[p]; p += buf[p] + 1u)
-		add_target(w, p);
+	const uint8_t *cmp = lqname ? lqname : buf + qname_off;
+	for (size_t p = qname_off; p < pos && buf[p]; p += buf[p] + 1u) {
+		size_t next = p + buf[p] + 1u;
+		add_target(w, cmp + (p - qname_off), p, buf[next] ? next : 0);
+	}
 }
 
 static inline uint8_t lower(uint8_t c)
@@ -30,39 +38,46 @@ static inline uint8_t lower(uint8_t c)
 	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
 }
 
-/*
- * Does the name in the message at `off` (which may continue through pointers the writer itself
- * wrote, always backwards) spell exactly `name`? Case-insensitive.
- */
-static bool msg_name_equals(const sk_writer_t *w, size_t off, const uint8_t *name)
+/* Is label `a` (length byte first) label `b`, letter case aside? Names in zone data and the
+ * lowercased question are mostly byte for byte the same, so that is tried first. */
+static inline bool label_equal(const uint8_t *a, const uint8_t *b)
 {
-	const uint8_t *m = w->buf;
-	for (unsigned hops = 0; hops < SK_LABELS_MAX;) {
-		if (sk_is_pointer(m[off])) {
-			off = sk_pointer_offset(m + off);
-			hops++;
-			continue;
-		}
-		if (m[off] != *name)
+	if (*a != *b)
+		return false;
+	if (!memcmp(a + 1, b + 1, *a))
+		return true;
+	for (unsigned i = 1; i <= *a; i++)
+		if (lower(a[i]) != lower(b[i]))
 			return false;
-		if (!*name)
-			return true;
-		for (unsigned i = 1; i <= *name; i++)
-			if (lower(m[off + i]) != lower(name[i]))
-				return false;
-		off += m[off] + 1u;
-		name += *name + 1;
-	}
-	return false;
+	return true;
 }
 
-/* Offset of an earlier copy of `suffix` in the message, or -1. */
-static int find_target(const sk_writer_t *w, const uint8_t *suffix)
+/*
+ * The targets form a tree whose edges are `up`: each distinct suffix in the message is found by
+ * walking it from the root down, one label at a time, comparing only labels whose rest is the
+ * suffix matched so far. Returns the offset of the longest suffix of `name` in the message (0:
+ * none) and in *matched the index of its first label in `off`. The root alone is never pointed to.
+ */
+static unsigned longest_suffix(const sk_writer_t *w, const uint8_t *name, const uint8_t *off,
+	unsigned n, unsigned *matched)
 {
-	for (unsigned t = 0; t < w->ntargets; t++)
-		if (w->buf[w->target[t]] == *suffix && msg_name_equals(w, w->target[t], suffix))
-			return w->target[t];
-	return -1;
+	unsigned at = 0, i = n;
+	while (i > 0) {
+		const uint8_t *label = name + off[i - 1];
+		unsigned found = 0;
+		for (unsigned t = 0; t < w->ntargets; t++) {
+			if (w->target[t].up == at && label_equal(w->target[t].label, label)) {
+				found = w->target[t].off;
+				break;
+			}
+		}
+		if (!found)
+			break;
+		at = found;
+		i--;
+	}
+	*matched = i;
+	return at;
 }
 
 int sk_wr_name(sk_writer_t *w, const uint8_t *name)
@@ -70,23 +85,17 @@ int sk_wr_name(sk_writer_t *w, const uint8_t *name)
 	uint8_t off[SK_LABELS_MAX + 1];
 	unsigned n = sk_name_label_offsets(name, off);
 	unsigned i;
-	int ptr = -1;
+	unsigned ptr = longest_suffix(w, name, off, n, &i);
 
-	/* Longest suffix first, so the first hit saves the most. The root alone is never pointed to. */
-	for (i = 0; i < n; i++) {
-		ptr = find_target(w, name + off[i]);
-		if (ptr >= 0)
-			break;
-	}
 	size_t literal = off[i];                  /* bytes of labels written out */
-	size_t need = literal + (ptr >= 0 ? 2 : 1);
+	size_t need = literal + (ptr ? 2 : 1);
 	if (w->pos + need > w->limit)
 		return SK_ETOOBIG;
 	memcpy(w->buf + w->pos, name, literal);
 	for (unsigned k = 0; k < i; k++)
-		add_target(w, w->pos + off[k]);
+		add_target(w, w->buf + w->pos + off[k], w->pos + off[k], k + 1 < i ? w->pos + off[k + 1] : ptr);
 	w->pos += literal;
-	if (ptr >= 0) {
+	if (ptr) {
 		sk_put16(w->buf + w->pos, (uint16_t)(0xc000 | ptr));
 		w->pos += 2;
 	} else {

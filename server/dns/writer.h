@@ -16,17 +16,28 @@
  * payload minus what is reserved for OPT, or 65535 over TCP); nothing is ever written past it.
  * The writer owns nothing: `buf` is the caller's.
  */
+/* A literal label in the message, where a suffix begins: `off` its offset, `up` the offset of
+ * the suffix after it (where its pointer leads, if it ends in one; 0 after the last label), and
+ * `label` its bytes to compare with (the lowercased question's copy, for the question). */
+typedef struct sk_wr_target {
+	const uint8_t *label;
+	uint16_t off;
+	uint16_t up;
+} sk_wr_target_t;
+
 typedef struct sk_writer {
 	uint8_t *buf;
 	size_t limit;
 	size_t pos;
 	unsigned ntargets;
-	uint16_t target[SK_WR_TARGETS]; /* offsets where a literal label starts: each begins a suffix */
+	sk_wr_target_t target[SK_WR_TARGETS];
 } sk_writer_t;
 
 /* Start a message in `buf` whose first `pos` bytes (header and question) are already written.
- * `qname_off` is where the question name starts (12), so owners can point at it. */
-void sk_wr_init(sk_writer_t *w, uint8_t *buf, size_t limit, size_t pos, size_t qname_off);
+ * `qname_off` is where the question name starts (12), so owners can point at it; `lqname`, when
+ * not NULL, is that name lowercased (what zone data is stored as: cheaper to compare with). */
+void sk_wr_init(sk_writer_t *w, uint8_t *buf, size_t limit, size_t pos, size_t qname_off,
+	const uint8_t *lqname);
 
 /*
  * Write `name` (uncompressed wire) at the current position, replacing its longest suffix already

@@ -233,7 +233,7 @@ size_t sk_xfr_next(sk_xfr_t *x, uint8_t *out, size_t cap, uint64_t now)
 	sk_put16(out + SK_HDR_LEN + x->qname_len, x->qtype);
 	sk_put16(out + SK_HDR_LEN + x->qname_len + 2, x->qclass);
 	sk_writer_t w;
-	sk_wr_init(&w, out, target, head, SK_HDR_LEN);
+	sk_wr_init(&w, out, target, head, SK_HDR_LEN, NULL);
 	unsigned an = fill(x, &w, big, max == SK_MSG_MAX, &more);
 	if (!an && more)
 		return 0;                 /* the caller offers a whole 64 KiB next time */

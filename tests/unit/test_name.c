@@ -121,6 +121,21 @@ static void test_compare(void)
 	uint8_t low[SK_NAME_MAX];
 	sk_name_lower(low, a, sk_name_len(a));
 	ok(memcmp(low, "\3www\7example\3org", 17) == 0, "lower maps letters, keeps lengths");
+	/* Eight bytes at a time and the tail byte by byte: every byte value at every position. */
+	unsigned bad = 0;
+	for (unsigned v = 0; v < 256; v++) {
+		uint8_t src[19], dst[19];
+		for (size_t len = 0; len <= sizeof src; len++) {
+			memset(src, (int)v, sizeof src);
+			memset(dst, 0xee, sizeof dst);
+			sk_name_lower(dst, src, len);
+			uint8_t want = v >= 'A' && v <= 'Z' ? (uint8_t)(v + 32) : (uint8_t)v;
+			for (size_t i = 0; i < sizeof dst; i++)
+				if (dst[i] != (i < len ? want : 0xee))
+					bad++;
+		}
+	}
+	is_int(bad, 0, "lower: only A-Z change, each byte value, lengths 0-19, nothing past len");
 
 	uint8_t p[SK_NAME_MAX], q[SK_NAME_MAX], r[SK_NAME_MAX];
 	from_text("example.org", p);
@@ -160,7 +175,7 @@ static void test_compression(void)
 	/* A header and question for WWW.Example.ORG A IN, as a client sent it. */
 	memset(msg, 0, sizeof msg);
 	memcpy(msg + 12, "\3WWW\7Example\3ORG\0\0\1\0\1", 21);
-	sk_wr_init(&w, msg, sizeof msg, 33, 12);
+	sk_wr_init(&w, msg, sizeof msg, 33, 12, NULL);
 	is_int(w.ntargets, 3, "question labels become targets");
 
 	uint8_t n[SK_NAME_MAX];
@@ -198,11 +213,37 @@ static void test_compression(void)
 	sk_wr_name(&w, &root);
 	is_int(w.pos - at, 1, "the root is one zero byte, never a pointer");
 
+	/* With the lowercased question to compare with: the same pointers, whatever the case of
+	 * either side, and suffixes the writer wrote itself still found letter case aside. */
+	uint8_t lq[SK_NAME_MAX];
+	from_text("www.example.org", lq);
+	sk_wr_init(&w, msg, sizeof msg, 33, 12, lq);
+	from_text("EXAMPLE.org", n);
+	at = w.pos;
+	is_int(sk_wr_name(&w, n), 0, "write EXAMPLE.org");
+	is_int(sk_get16(msg + at), 0xc000 | 16, "pointer to 'Example' through the lowercased copy");
+	from_text("Mail.Example.Org", n);
+	at = w.pos;
+	sk_wr_name(&w, n);
+	is_int(w.pos - at, 7, "Mail: new label plus pointer");
+	size_t mail = at;
+	from_text("mail.example.org", n);
+	at = w.pos;
+	sk_wr_name(&w, n);
+	is_int(w.pos - at, 2, "mail.example.org: a pointer to Mail.Example.Org");
+	is_int(sk_get16(msg + at), 0xc000 | (int)mail, "which the writer wrote");
+	from_text("www.example.org.example.org", n);
+	at = w.pos;
+	sk_wr_name(&w, n);
+	is_int(w.pos - at, 18, "a name that repeats the question: only its last example.org is shared");
+	read_name(msg, at, t);
+	ok(strcmp(t, "www.example.org.Example.ORG.") == 0, "reads back: %s", t);
+
 	/* Limits: nothing is written past the limit. */
 	sk_writer_t small;
 	uint8_t buf[40];
 	memcpy(buf, msg, 33);
-	sk_wr_init(&small, buf, 35, 33, 12);
+	sk_wr_init(&small, buf, 35, 33, 12, NULL);
 	from_text("ns9.sinkhole.example", n);
 	is_int(sk_wr_name(&small, n), SK_ETOOBIG, "a name past the limit is refused");
 	is_int(small.pos, 33, "and nothing was written");
@@ -216,7 +257,7 @@ static void test_compression(void)
 	};
 	sk_rrset_t ns = { .type = SK_TYPE_NS, .count = 2, .ttl = 3600, .len = sizeof ns_data, .data = ns_data };
 	sk_rr_ref_t ref = { .rrset = &ns, .owner = NULL, .qoff = 4, .section = SK_SECTION_AUTHORITY };
-	sk_wr_init(&w, msg, sizeof msg, 33, 12);
+	sk_wr_init(&w, msg, sizeof msg, 33, 12, NULL);
 	at = w.pos;
 	is_int(sk_wr_rrset(&w, &ref), 2, "two NS records written");
 	is_int(sk_get16(msg + at), 0xc000 | 16, "owner is a pointer to the zone in the question");
@@ -226,7 +267,7 @@ static void test_compression(void)
 	read_name(msg, second + 12, t);
 	ok(strcmp(t, "ns10.sinkhole.example.") == 0, "second target reads back: %s", t);
 
-	sk_wr_init(&w, msg, 33 + 40, 33, 12);
+	sk_wr_init(&w, msg, 33 + 40, 33, 12, NULL);
 	is_int(sk_wr_rrset(&w, &ref), SK_ETOOBIG, "a set that does not fit is refused");
 	is_int(w.pos, 33, "and rolled back whole");
 	is_int(w.ntargets, 3, "with the targets it added forgotten");
@@ -237,7 +278,7 @@ static void test_compression(void)
 	};
 	sk_rrset_t srv = { .type = SK_TYPE_SRV, .count = 1, .ttl = 60, .len = sizeof srv_data, .data = srv_data };
 	sk_rr_ref_t sref = { .rrset = &srv, .owner = NULL, .qoff = 0, .section = SK_SECTION_ANSWER };
-	sk_wr_init(&w, msg, sizeof msg, 33, 12);
+	sk_wr_init(&w, msg, sizeof msg, 33, 12, NULL);
 	at = w.pos;
 	sk_wr_rrset(&w, &sref);
 	is_int(sk_get16(msg + at + 10), 19, "SRV target not compressed");
