@@ -490,7 +490,7 @@ static void log_stats(const sk_app_t *app, const char *what)
 		"tcp limits: %llu open, %llu evicted, %llu idle timeouts, %llu query timeouts, "
 		"%llu errors%s", what,
 		(unsigned long long)s.udp_rx, (unsigned long long)s.udp_tx,
-		(unsigned long long)(s.udp_dropped + s.udp_truncated + s.udp_unsent),
+		(unsigned long long)(s.udp_dropped + s.udp_truncated),
 		(unsigned long long)s.udp_send_errors, (unsigned long long)s.tcp_accepted,
 		(unsigned long long)s.tcp_rejected,
 		(unsigned long long)(s.tcp_timeouts + s.tcp_query_timeouts),
@@ -566,15 +566,17 @@ static int run(const char *path)
 	app.reloads.zones = zones;
 	app.reloads.seized = seized;
 	app.reloads.last_ok = wall_now();
-	/* One reader per worker, and one for the main thread (the control socket's reads). */
-	if ((rc = sk_snapreg_new(app.running.workers + 1, snap, &app.reg))) {   /* owns snap, even failing */
+	/* One reader per answering thread (workers and UDP threads), and one for the main thread
+	 * (the control socket's reads). */
+	unsigned readers = sk_net_readers(app.net);
+	if ((rc = sk_snapreg_new(readers + 1, snap, &app.reg))) {   /* owns snap, even failing */
 		sk_err("cannot start: %s", sk_strerror(rc));
 		goto fail;
 	}
 	/* snap->conf stays valid here: nothing can publish before the loop runs. */
 	sigset_t old;
 	block_signals(&old);
-	rc = sk_telemetry_start(snap->conf, app.running.workers, &app.tm);
+	rc = sk_telemetry_start(snap->conf, readers, &app.tm);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc)
 		goto fail;
@@ -588,7 +590,7 @@ static int run(const char *path)
 	}
 	if ((rc = sk_net_start(app.net, app.reg, app.tm)))
 		goto fail;
-	sk_ctl_env_t env = { .net = app.net, .reg = app.reg, .reader = app.running.workers,
+	sk_ctl_env_t env = { .net = app.net, .reg = app.reg, .reader = readers,
 		.tm = app.tm, .reload = &app.reloads, .started = app.started,
 		.request_reload = ctl_reload, .app = &app };
 	if ((rc = sk_ctl_start(app.ctl, &app.loop, &env)))

@@ -118,7 +118,7 @@ static void cmd_status(sk_ctl_conn_t *c, sk_ctl_sample_t *s)
 #define NET(f) { #f, offsetof(sk_net_stats_t, f) }
 static const struct { const char *name; size_t off; } net_fields[] = {
 	NET(udp_rx), NET(udp_tx), NET(udp_dropped), NET(udp_truncated), NET(udp_send_errors),
-	NET(udp_recv_errors), NET(udp_unsent), NET(tcp_accepted), NET(tcp_open), NET(tcp_evicted),
+	NET(udp_recv_errors), NET(tcp_accepted), NET(tcp_open), NET(tcp_evicted),
 	NET(tcp_rejected), NET(tcp_rx), NET(tcp_tx), NET(tcp_dropped), NET(tcp_timeouts),
 	NET(tcp_query_timeouts), NET(tcp_errors), NET(rrl_dropped), NET(rrl_slipped), NET(udp_cut),
 };

@@ -105,12 +105,10 @@ static void net(sk_strbuf_t *o, const sk_net_stats_t *n)
 	one(o, "sinkholed_udp_received_total", "counter", "UDP datagrams received.", n->udp_rx);
 	one(o, "sinkholed_udp_replies_total", "counter", "UDP replies sent.", n->udp_tx);
 	family(o, "sinkholed_udp_dropped_total", "counter",
-		"UDP datagrams not answered: no answer due, larger than a receive slot, or reply unsent at stop.");
+		"UDP datagrams not answered: no answer due, or larger than a receive slot.");
 	sk_strbuf_printf(o, "sinkholed_udp_dropped_total{reason=\"unanswered\"} %llu\n"
-		"sinkholed_udp_dropped_total{reason=\"truncated\"} %llu\n"
-		"sinkholed_udp_dropped_total{reason=\"unsent\"} %llu\n",
-		(unsigned long long)n->udp_dropped, (unsigned long long)n->udp_truncated,
-		(unsigned long long)n->udp_unsent);
+		"sinkholed_udp_dropped_total{reason=\"truncated\"} %llu\n",
+		(unsigned long long)n->udp_dropped, (unsigned long long)n->udp_truncated);
 	family(o, "sinkholed_udp_errors_total", "counter", "UDP socket errors.");
 	sk_strbuf_printf(o, "sinkholed_udp_errors_total{op=\"send\"} %llu\n"
 		"sinkholed_udp_errors_total{op=\"receive\"} %llu\n",

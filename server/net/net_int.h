@@ -36,22 +36,21 @@ typedef struct sk_net_limits {
 } sk_net_limits_t;
 
 /*
- * Everything one worker thread owns. Only that thread touches it once started, except `ctr`
+ * Everything one TCP worker thread owns. Only that thread touches it once started, except `ctr`
  * (read by sk_net_stats) and `wake` (uv_async_send from the stopping thread). Aligned so that
- * two workers' hot fields never share a cache line.
+ * two workers' hot fields never share a cache line. Worker j's UDP sockets are served by
+ * threads of their own (udp.c), on the same CPU.
  */
 struct sk_worker {
 	alignas(SK_CACHELINE) uv_loop_t loop;
 	sk_net_t *net;
 	sk_snapreg_t *reg;
 	const sk_net_limits_t *limits;
-	unsigned id;            /* reader index in the snapshot registry */
+	unsigned id;            /* reader index in the snapshot registry, and telemetry ring index */
 	sk_ring_t *ring;        /* this worker's telemetry ring, NULL when telemetry is off */
-	sk_rrl_t *rrl;          /* the net's rate limiting table (shared), NULL when off at start */
 	sk_qstats_t *qs;        /* this worker's query counters (the net's array; read by sk_net_qstats) */
 	bool loop_open;         /* loop initialised and not yet finished */
-	size_t nsock;           /* one UDP socket and one TCP listener per listen address */
-	sk_udp_t **udp;
+	size_t nsock;           /* one TCP listener per listen address */
 	sk_tcp_listener_t *tcp;
 	sk_tcp_conn_t *conns;   /* open connections, most recently active first (tcp.c) */
 	sk_tcp_conn_t *conns_tail;  /* the least recently active: the first to evict */
@@ -72,28 +71,28 @@ static inline void sk_ctr_add(uint64_t *c, uint64_t n)
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
 }
 
-/* Count one answered query in the worker's query counters (by rcode, qtype, transport, tags). */
-static inline void sk_count_query(sk_worker_t *w, const sk_resp_info_t *info, unsigned transport)
+/* Count one answered query in a thread's query counters (by rcode, qtype, transport, tags). */
+static inline void sk_count_query(sk_qstats_t *qs, const sk_resp_info_t *info, unsigned transport)
 {
-	sk_qstats_count(w->qs, transport, info->rcode, info->q.has_question, info->q.qtype, info->tags);
+	sk_qstats_count(qs, transport, info->rcode, info->q.has_question, info->q.qtype, info->tags);
 }
 
 /*
- * Record one answered query in the worker's telemetry ring, with what rate limiting did to its
+ * Record one answered query in a thread's telemetry ring, with what rate limiting did to its
  * reply (`rrl`, an sk_rrl_action_t). Called inside the snapshot batch (the zone in `info` must be
  * alive). Never waits: a full ring drops the event and counts it.
  */
-static inline void sk_capture(sk_worker_t *w, const sk_resp_info_t *info, int transport,
+static inline void sk_capture(sk_ring_t *ring, const sk_resp_info_t *info, int transport,
 	const struct sockaddr *src, const struct sockaddr *dst, uint64_t now, sk_rrl_action_t rrl)
 {
-	sk_event_t *ev = sk_ring_reserve(w->ring);
+	sk_event_t *ev = sk_ring_reserve(ring);
 	if (!ev)
 		return;
 	const sk_tagset_t *tags;
 	uint8_t zone_off = sk_event_zone(info, &tags);
 	sk_event_fill(ev, info, transport, src, dst, now, tags, zone_off);
 	ev->rrl = (uint8_t)rrl;
-	sk_ring_commit(w->ring);
+	sk_ring_commit(ring);
 }
 
 /* sockopt.c */
@@ -113,17 +112,39 @@ void sk_sock_format(const struct sockaddr *sa, char *buf, size_t size);
 
 /* udp.c */
 
-/* Create the UDP side of worker `w` on the bound socket `fd` (ownership taken, closed on failure). */
-int sk_udp_new(sk_worker_t *w, int fd, bool pktinfo, sk_udp_t **out);
+/* What a UDP thread is given: its reader index in the snapshot registry and telemetry ring index
+ * (`id`), the registry, its ring (NULL: telemetry off), the shared rate limiting table (NULL:
+ * off), its own query counters. All borrowed; set before the thread starts. */
+typedef struct sk_udp_env {
+	unsigned id;
+	sk_snapreg_t *reg;
+	sk_ring_t *ring;
+	sk_rrl_t *rrl;
+	sk_qstats_t *qs;
+} sk_udp_env_t;
 
-/* Start polling (in the worker thread, or before it starts). */
-int sk_udp_start(sk_udp_t *u);
+/* The UDP side of one listen address for one worker, on the bound socket `fd` (ownership taken,
+ * closed on failure): buffers allocated once, no thread yet. */
+int sk_udp_new(int fd, bool pktinfo, sk_udp_t **out);
 
-/* Stop: one last nonblocking try at unsent replies, then close the handle; the socket is closed
- * when libuv has let go of it, the memory by sk_udp_free once the loop has ended. */
-void sk_udp_close(sk_udp_t *u);
+/*
+ * Start its thread (named `name`, pinned to `cpu` when cpu >= 0) with `env`. The thread blocks in
+ * recvmmsg on the socket, answers each batch and sends it with sendmmsg, until sk_udp_stop.
+ * Returns 0 or a negative errno with no thread started.
+ */
+int sk_udp_start(sk_udp_t *u, const sk_udp_env_t *env, const char *name, int cpu);
 
-/* Free a UDP side whose handle was never started or is closed. Accepts NULL. */
+/* Ask the thread to stop, from any thread: it finishes the batch it is in (every reply built is
+ * sent) and exits. Idempotent; nothing when the thread never started. */
+void sk_udp_stop(sk_udp_t *u);
+
+/* Wait for the thread (after sk_udp_stop). */
+void sk_udp_join(sk_udp_t *u);
+
+/* The thread's counters (udp_* fields of sk_net_stats_t), read with relaxed loads. */
+const sk_net_stats_t *sk_udp_counters(const sk_udp_t *u);
+
+/* Stop and join the thread if it runs, close the socket, free. Accepts NULL. */
 void sk_udp_free(sk_udp_t *u);
 
 /* tcp.c */

@@ -333,9 +333,9 @@ static void conn_process(sk_tcp_conn_t *c)
 			dropped++;
 			continue;
 		}
-		sk_count_query(w, &info, SK_TRANSPORT_TCP);
+		sk_count_query(w->qs, &info, SK_TRANSPORT_TCP);
 		if (w->ring)
-			sk_capture(w, &info, SK_TRANSPORT_TCP, (const struct sockaddr *)&c->peer,
+			sk_capture(w->ring, &info, SK_TRANSPORT_TCP, (const struct sockaddr *)&c->peer,
 				(const struct sockaddr *)&c->local, now, SK_RRL_NONE);
 		sk_put16(c->out + c->out_len, (uint16_t)len);
 		c->out_len += 2 + (uint32_t)len;

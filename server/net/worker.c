@@ -1,4 +1,4 @@
-/* worker.c -- the worker threads: one libuv loop each, their sockets, start and stop */
+/* worker.c -- the net: TCP worker threads (one libuv loop each), UDP threads, sockets, start and stop */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -15,6 +15,7 @@
 struct sk_net {
 	sk_worker_t *workers;   /* nworkers, cache-line aligned */
 	unsigned nworkers;
+	sk_udp_t **udp;         /* nworkers * nlisten: worker j's socket on address i at j * nlisten + i */
 	unsigned *cpus;         /* server.cpus, copied; NULL: workers not pinned */
 	size_t ncpus;
 	size_t nlisten;
@@ -22,7 +23,7 @@ struct sk_net {
 	sk_net_limits_t limits;
 	sk_snapreg_t *reg;
 	sk_rrl_t *rrl;          /* owned; the workers share it; NULL when rrl was off at start */
-	sk_qstats_t *qs;        /* owned; one per worker, each written by its worker alone */
+	sk_qstats_t *qs;        /* owned; one per answering thread (workers, then UDP threads) */
 	pthread_t *threads;
 	unsigned nthreads;      /* started and not yet joined */
 	atomic_bool stop_requested;
@@ -66,10 +67,8 @@ static void on_wake(uv_async_t *a)
 	sk_worker_t *w = a->data;
 	w->stopping = true;
 	uv_close((uv_handle_t *)&w->wake, NULL);
-	for (size_t i = 0; i < w->nsock; i++) {
-		sk_udp_close(w->udp[i]);
+	for (size_t i = 0; i < w->nsock; i++)
 		sk_tcp_listener_close(&w->tcp[i]);
-	}
 	sk_tcp_drain(w);
 	/* Unreferenced: the loop ends as soon as the last connection closes, deadline or not. */
 	if (w->nconn) {
@@ -101,9 +100,8 @@ static int open_listen(sk_net_t *net, const sk_listen_t *l, size_t i)
 	for (unsigned j = 0; j < net->nworkers; j++) {
 		sk_worker_t *w = &net->workers[j];
 		proto = "udp";
-		if ((rc = sk_sock_udp(sa, l->addrlen, &fd, &pktinfo)))
-			goto fail;
-		if ((rc = sk_udp_new(w, fd, pktinfo, &w->udp[i])) || (rc = sk_udp_start(w->udp[i])))
+		if ((rc = sk_sock_udp(sa, l->addrlen, &fd, &pktinfo)) ||
+		    (rc = sk_udp_new(fd, pktinfo, &net->udp[j * net->nlisten + i])))
 			goto fail;
 		proto = "tcp";
 		if ((rc = sk_sock_tcp(sa, l->addrlen, &fd)))
@@ -124,7 +122,6 @@ static int worker_init(sk_net_t *net, sk_worker_t *w, unsigned id)
 {
 	int rc;
 	w->net = net;
-	w->rrl = net->rrl;
 	w->qs = &net->qs[id];
 	w->limits = &net->limits;
 	w->id = id;
@@ -136,9 +133,8 @@ static int worker_init(sk_net_t *net, sk_worker_t *w, unsigned id)
 	uv_async_init(&w->loop, &w->wake, on_wake);
 	uv_timer_init(&w->loop, &w->drain);
 	w->wake.data = w->drain.data = w;
-	w->udp = calloc(net->nlisten, sizeof *w->udp);
 	w->tcp = calloc(net->nlisten, sizeof *w->tcp);
-	return w->udp && w->tcp ? 0 : -ENOMEM;
+	return w->tcp ? 0 : -ENOMEM;
 }
 
 int sk_net_new(const sk_conf_t *conf, sk_net_t **out)
@@ -173,8 +169,9 @@ int sk_net_new(const sk_conf_t *conf, sk_net_t **out)
 	net->listen_text = calloc(net->nlisten, sizeof *net->listen_text);
 	net->threads = calloc(net->nworkers, sizeof *net->threads);
 	net->workers = aligned_alloc(SK_CACHELINE, net->nworkers * sizeof *net->workers);
-	net->qs = sk_qstats_new(net->nworkers);
-	if (!net->listen_text || !net->threads || !net->workers || !net->qs)
+	net->udp = calloc((size_t)net->nworkers * net->nlisten + 1, sizeof *net->udp);
+	net->qs = sk_qstats_new(sk_net_readers(net));
+	if (!net->listen_text || !net->threads || !net->workers || !net->udp || !net->qs)
 		goto fail;
 	memset(net->workers, 0, net->nworkers * sizeof *net->workers);
 	for (unsigned j = 0; j < net->nworkers; j++)
@@ -188,6 +185,28 @@ int sk_net_new(const sk_conf_t *conf, sk_net_t **out)
 fail:
 	sk_net_free(net);
 	return rc;
+}
+
+/* server.cpus: worker j and its UDP threads on one CPU, round robin over the list; -1: none. */
+static int worker_cpu(const sk_net_t *net, unsigned j)
+{
+	return net->ncpus ? (int)net->cpus[j % net->ncpus] : -1;
+}
+
+/* Start the UDP threads of worker j. */
+static int start_udp(sk_net_t *net, unsigned j, sk_telemetry_t *tm)
+{
+	for (size_t i = 0; i < net->nlisten; i++) {
+		unsigned k = j * (unsigned)net->nlisten + (unsigned)i, id = net->nworkers + k;
+		sk_udp_env_t env = { .id = id, .reg = net->reg, .ring = sk_telemetry_ring(tm, id),
+			.rrl = net->rrl, .qs = &net->qs[id] };
+		char name[16];
+		snprintf(name, sizeof name, "sk-udp-%u.%u", j % 1000u, (unsigned)(i % 1000u));
+		int rc = sk_udp_start(net->udp[k], &env, name, worker_cpu(net, j));
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 int sk_net_start(sk_net_t *net, sk_snapreg_t *reg, sk_telemetry_t *tm)
@@ -209,23 +228,24 @@ int sk_net_start(sk_net_t *net, sk_snapreg_t *reg, sk_telemetry_t *tm)
 	for (unsigned j = 0; j < net->nworkers; j++) {
 		pthread_attr_t attr;
 		pthread_attr_init(&attr);
-		if (net->ncpus) {
-			/* server.cpus: worker j on one CPU, round robin over the list. */
-			unsigned cpu = net->cpus[j % net->ncpus];
+		int cpu = worker_cpu(net, j);
+		if (cpu >= 0) {
 			cpu_set_t set;
 			CPU_ZERO(&set);
-			CPU_SET(cpu, &set);
+			CPU_SET((unsigned)cpu, &set);
 			pthread_attr_setaffinity_np(&attr, sizeof set, &set);
 		}
 		rc = -pthread_create(&net->threads[j], &attr, worker_main, &net->workers[j]);
 		pthread_attr_destroy(&attr);
+		if (!rc) {
+			net->nthreads++;
+			rc = start_udp(net, j, tm);
+		}
 		if (rc) {
-			if (net->ncpus && rc == -EINVAL)
-				sk_err("cannot run worker %u on CPU %u (server.cpus): is it online?", j,
-					net->cpus[j % net->ncpus]);
+			if (cpu >= 0 && rc == -EINVAL)
+				sk_err("cannot run worker %u on CPU %d (server.cpus): is it online?", j, cpu);
 			break;
 		}
-		net->nthreads++;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc) {
@@ -241,12 +261,16 @@ void sk_net_stop(sk_net_t *net, unsigned drain_ms)
 	if (atomic_exchange(&net->stop_requested, true))
 		return;
 	atomic_store(&net->drain_ms, drain_ms);
+	for (size_t k = 0; k < (size_t)net->nworkers * net->nlisten; k++)
+		sk_udp_stop(net->udp[k]);
 	for (unsigned j = 0; j < net->nthreads; j++)
 		uv_async_send(&net->workers[j].wake);
 }
 
 void sk_net_join(sk_net_t *net)
 {
+	for (size_t k = 0; k < (size_t)net->nworkers * net->nlisten; k++)
+		sk_udp_join(net->udp[k]);
 	for (unsigned j = 0; j < net->nthreads; j++)
 		pthread_join(net->threads[j], NULL);
 	net->nthreads = 0;
@@ -265,11 +289,11 @@ void sk_net_free(sk_net_t *net)
 		/* A worker that ran has finished its loop itself; one that never did, here. */
 		if (w->loop_open)
 			loop_finish(&w->loop);
-		for (size_t i = 0; w->udp && i < w->nsock; i++)
-			sk_udp_free(w->udp[i]);
-		free(w->udp);
 		free(w->tcp);
 	}
+	for (size_t k = 0; net->udp && k < (size_t)net->nworkers * net->nlisten; k++)
+		sk_udp_free(net->udp[k]);
+	free(net->udp);
 	free(net->workers);
 	sk_rrl_free(net->rrl);
 	sk_qstats_free(net->qs);
@@ -284,6 +308,11 @@ unsigned sk_net_workers(const sk_net_t *net)
 	return net->nworkers;
 }
 
+unsigned sk_net_readers(const sk_net_t *net)
+{
+	return net->nworkers + net->nworkers * (unsigned)net->nlisten;
+}
+
 size_t sk_net_listen_count(const sk_net_t *net)
 {
 	return net->nlisten;
@@ -296,7 +325,7 @@ const char *sk_net_listen_text(const sk_net_t *net, size_t i)
 
 void sk_net_qstats(const sk_net_t *net, sk_qstats_t *out)
 {
-	sk_qstats_sum(net->qs, net->nworkers, out);
+	sk_qstats_sum(net->qs, sk_net_readers(net), out);
 }
 
 void sk_net_stats(const sk_net_t *net, sk_net_stats_t *out)
@@ -305,8 +334,11 @@ void sk_net_stats(const sk_net_t *net, sk_net_stats_t *out)
 	uint64_t *sum = (uint64_t *)out;
 	const size_t n = sizeof *out / sizeof(uint64_t);
 	memset(out, 0, sizeof *out);
-	for (unsigned j = 0; j < net->nworkers; j++) {
-		const uint64_t *c = (const uint64_t *)&net->workers[j].ctr;
+	for (unsigned j = 0; j < sk_net_readers(net); j++) {
+		const sk_udp_t *u = j < net->nworkers ? NULL : net->udp[j - net->nworkers];
+		if (j >= net->nworkers && !u)
+			continue;
+		const uint64_t *c = (const uint64_t *)(u ? sk_udp_counters(u) : &net->workers[j].ctr);
 		for (size_t k = 0; k < n; k++)
 			sum[k] += __atomic_load_n(&c[k], __ATOMIC_RELAXED);
 	}

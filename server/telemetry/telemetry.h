@@ -51,8 +51,9 @@ void sk_event_fill(sk_event_t *ev, const sk_resp_info_t *info, int transport,
 uint8_t sk_event_zone(const sk_resp_info_t *info, const sk_tagset_t **tags);
 
 /*
- * Start telemetry for `nworkers` workers as `conf` says: open the geo databases (conf->geoip_*),
- * open every configured sink, allocate one ring of conf->telemetry.ring_size events per worker,
+ * Start telemetry for `nworkers` producers (the threads that answer queries: net.h's
+ * sk_net_readers) as `conf` says: open the geo databases (conf->geoip_*), open every configured
+ * sink, allocate one ring of conf->telemetry.ring_size events per producer,
  * start the telemetry thread. On success returns 0 and stores the instance in *out, or stores
  * NULL when no sink is configured (telemetry off: every function below accepts a NULL instance,
  * and sk_telemetry_ring() then returns NULL). On failure returns a negative code, has logged why
@@ -62,7 +63,7 @@ uint8_t sk_event_zone(const sk_resp_info_t *info, const sk_tagset_t **tags);
  */
 int sk_telemetry_start(const sk_conf_t *conf, unsigned nworkers, sk_telemetry_t **out);
 
-/* The ring of worker `worker` (< nworkers). Only that worker may produce into it. NULL when t is
+/* The ring of producer `worker` (< nworkers). Only that thread may produce into it. NULL when t is
  * NULL. The pointer stays valid until sk_telemetry_stop(). */
 sk_ring_t *sk_telemetry_ring(sk_telemetry_t *t, unsigned worker);
 

@@ -1,8 +1,9 @@
 """The query path's promises (issue 5): no heap allocation per query, on a worker, over UDP and TCP,
-with telemetry on or off; workers pinned to the CPUs `server.cpus` names.
+with telemetry on or off; workers and their UDP threads pinned to the CPUs `server.cpus` names.
 
 Allocations are counted by alloc/allocshim.c, preloaded into sinkholed: every malloc, calloc,
-realloc and aligned allocation made by a thread named sk-worker-N, written to a file at exit. The
+realloc and aligned allocation made by a thread named sk-worker-N (TCP) or sk-udp-N.M (UDP),
+written to a file at exit. The
 same server is run with a small and with a large number of queries; whatever a worker allocates
 to start, to open its sockets or to accept its one TCP connection is the same in both, so the
 difference is what the extra queries cost. Counting, not timing.
@@ -164,19 +165,21 @@ def test_counter_sees_allocations(tmp_path, shim):
 
 
 def worker_cpus(pid):
-    """{thread name: Cpus_allowed_list} of the sk-worker threads of pid."""
+    """{thread name: Cpus_allowed_list} of the sk-worker and sk-udp threads of pid."""
     out = {}
     for t in Path(f"/proc/{pid}/task").iterdir():
         name = (t / "comm").read_text().strip()
-        if name.startswith("sk-worker-"):
+        if name.startswith(("sk-worker-", "sk-udp-")):
             m = re.search(r"Cpus_allowed_list:\s*(\S+)", (t / "status").read_text())
             out[name] = m.group(1)
     return out
 
 
 @pytest.mark.parametrize("cpus, want", [
-    ("[0]", {"sk-worker-0": "0", "sk-worker-1": "0", "sk-worker-2": "0"}),
-    ("[1, 0]", {"sk-worker-0": "1", "sk-worker-1": "0", "sk-worker-2": "1"}),
+    ("[0]", {"sk-worker-0": "0", "sk-worker-1": "0", "sk-worker-2": "0",
+             "sk-udp-0.0": "0", "sk-udp-1.0": "0", "sk-udp-2.0": "0"}),
+    ("[1, 0]", {"sk-worker-0": "1", "sk-worker-1": "0", "sk-worker-2": "1",
+                "sk-udp-0.0": "1", "sk-udp-1.0": "0", "sk-udp-2.0": "1"}),
 ])
 def test_workers_pinned(tmp_path, cpus, want):
     if len(os.sched_getaffinity(0)) < 2:

@@ -1,5 +1,6 @@
 /* allocshim.c -- LD_PRELOAD'ed into sinkholed by test_query_path.py: counts the heap allocations
- * made by worker threads (named "sk-worker-N") and writes the count to $SK_ALLOC_OUT at exit. */
+ * made by the threads that answer queries (the TCP workers, named "sk-worker-N", and the UDP
+ * threads, "sk-udp-N.M") and writes the count to $SK_ALLOC_OUT at exit. */
 #define _GNU_SOURCE
 #include <stdatomic.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@ static void count(void)
 	if (!is_worker) {
 		char name[16] = "";
 		prctl(PR_GET_NAME, name, 0, 0, 0);
-		if (strncmp(name, "sk-worker-", 10) != 0)
+		if (strncmp(name, "sk-worker-", 10) != 0 && strncmp(name, "sk-udp-", 7) != 0)
 			return;
 		is_worker = 1;
 	}
