@@ -2,6 +2,7 @@
 #ifndef SK_NET_INT_H
 #define SK_NET_INT_H
 
+#include <pthread.h>
 #include <stdalign.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -94,6 +95,12 @@ static inline void sk_capture(sk_ring_t *ring, const sk_resp_info_t *info, int t
 	ev->rrl = (uint8_t)rrl;
 	sk_ring_commit(ring);
 }
+
+/* worker.c */
+
+/* Start a thread running fn(arg), pinned to `cpu` when cpu >= 0 (server.cpus). Returns 0 or a
+ * negative errno (-EINVAL: that CPU is not online). */
+int sk_net_thread(pthread_t *t, void *(*fn)(void *), void *arg, int cpu);
 
 /* sockopt.c */
 

@@ -328,16 +328,7 @@ int sk_udp_start(sk_udp_t *u, const sk_udp_env_t *env, const char *name, int cpu
 	u->env = *env;
 	u->cpu = cpu;
 	snprintf(u->name, sizeof u->name, "%s", name);
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	if (cpu >= 0) {
-		cpu_set_t set;
-		CPU_ZERO(&set);
-		CPU_SET(cpu, &set);
-		pthread_attr_setaffinity_np(&attr, sizeof set, &set);
-	}
-	int rc = -pthread_create(&u->thread, &attr, udp_main, u);
-	pthread_attr_destroy(&attr);
+	int rc = sk_net_thread(&u->thread, udp_main, u, cpu);
 	u->started = rc == 0;
 	return rc;
 }

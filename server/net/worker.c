@@ -187,6 +187,21 @@ fail:
 	return rc;
 }
 
+int sk_net_thread(pthread_t *t, void *(*fn)(void *), void *arg, int cpu)
+{
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	if (cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET((unsigned)cpu, &set);
+		pthread_attr_setaffinity_np(&attr, sizeof set, &set);
+	}
+	int rc = -pthread_create(t, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	return rc;
+}
+
 /* server.cpus: worker j and its UDP threads on one CPU, round robin over the list; -1: none. */
 static int worker_cpu(const sk_net_t *net, unsigned j)
 {
@@ -226,17 +241,8 @@ int sk_net_start(sk_net_t *net, sk_snapreg_t *reg, sk_telemetry_t *tm)
 	sigaddset(&block, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	for (unsigned j = 0; j < net->nworkers; j++) {
-		pthread_attr_t attr;
-		pthread_attr_init(&attr);
 		int cpu = worker_cpu(net, j);
-		if (cpu >= 0) {
-			cpu_set_t set;
-			CPU_ZERO(&set);
-			CPU_SET((unsigned)cpu, &set);
-			pthread_attr_setaffinity_np(&attr, sizeof set, &set);
-		}
-		rc = -pthread_create(&net->threads[j], &attr, worker_main, &net->workers[j]);
-		pthread_attr_destroy(&attr);
+		rc = sk_net_thread(&net->threads[j], worker_main, &net->workers[j], cpu);
 		if (!rc) {
 			net->nthreads++;
 			rc = start_udp(net, j, tm);
