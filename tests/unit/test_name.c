@@ -150,6 +150,16 @@ static void test_compare(void)
 }
 
 /* Read a possibly compressed name at `off` of message `m`, following pointers, into text. */
+/* Write the name `text` with w; *at gets where it starts. Returns the bytes it took. */
+static size_t write_text(sk_writer_t *w, const char *text, size_t *at)
+{
+	uint8_t n[SK_NAME_MAX];
+	from_text(text, n);
+	*at = w->pos;
+	sk_wr_name(w, n);
+	return w->pos - *at;
+}
+
 static void read_name(const uint8_t *m, size_t off, char *out)
 {
 	out[0] = '\0';
@@ -185,26 +195,14 @@ static void test_compression(void)
 	is_int(w.pos - at, 2, "a suffix of the question is a 2-byte pointer (case ignored)");
 	is_int(sk_get16(msg + at), 0xc000 | 16, "pointer to 'Example' in the question");
 
-	from_text("mail.example.org", n);
-	at = w.pos;
-	sk_wr_name(&w, n);
-	is_int(w.pos - at, 7, "new label plus pointer");
+	is_int(write_text(&w, "mail.example.org", &at), 7, "new label plus pointer");
 	read_name(msg, at, t);
 	ok(strcmp(t, "mail.Example.ORG.") == 0, "reads back through the pointer: %s", t);
 
-	from_text("x.mail.example.org", n);
-	at = w.pos;
-	sk_wr_name(&w, n);
-	is_int(w.pos - at, 4, "pointer to a name written by the writer itself");
+	is_int(write_text(&w, "x.mail.example.org", &at), 4, "pointer to a name written by the writer itself");
 
-	from_text("ns9.sinkhole.example", n);
-	at = w.pos;
-	sk_wr_name(&w, n);
-	is_int(w.pos - at, 22, "an unrelated name is written in full");
-	from_text("ns10.sinkhole.example", n);
-	at = w.pos;
-	sk_wr_name(&w, n);
-	is_int(w.pos - at, 7, "its sibling shares sinkhole.example");
+	is_int(write_text(&w, "ns9.sinkhole.example", &at), 22, "an unrelated name is written in full");
+	is_int(write_text(&w, "ns10.sinkhole.example", &at), 7, "its sibling shares sinkhole.example");
 	read_name(msg, at, t);
 	ok(strcmp(t, "ns10.sinkhole.example.") == 0, "sibling reads back: %s", t);
 
@@ -222,20 +220,11 @@ static void test_compression(void)
 	at = w.pos;
 	is_int(sk_wr_name(&w, n), 0, "write EXAMPLE.org");
 	is_int(sk_get16(msg + at), 0xc000 | 16, "pointer to 'Example' through the lowercased copy");
-	from_text("Mail.Example.Org", n);
-	at = w.pos;
-	sk_wr_name(&w, n);
-	is_int(w.pos - at, 7, "Mail: new label plus pointer");
+	is_int(write_text(&w, "Mail.Example.Org", &at), 7, "Mail: new label plus pointer");
 	size_t mail = at;
-	from_text("mail.example.org", n);
-	at = w.pos;
-	sk_wr_name(&w, n);
-	is_int(w.pos - at, 2, "mail.example.org: a pointer to Mail.Example.Org");
+	is_int(write_text(&w, "mail.example.org", &at), 2, "mail.example.org: a pointer to Mail.Example.Org");
 	is_int(sk_get16(msg + at), 0xc000 | (int)mail, "which the writer wrote");
-	from_text("www.example.org.example.org", n);
-	at = w.pos;
-	sk_wr_name(&w, n);
-	is_int(w.pos - at, 18, "a name that repeats the question: only its last example.org is shared");
+	is_int(write_text(&w, "www.example.org.example.org", &at), 18, "a name that repeats the question: only its last example.org is shared");
 	read_name(msg, at, t);
 	ok(strcmp(t, "www.example.org.Example.ORG.") == 0, "reads back: %s", t);
 
